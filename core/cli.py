@@ -1,0 +1,217 @@
+"""The ``anatomark`` command line, without Qt.
+
+``anatomark`` with no subcommand, or with image paths, starts the desktop app;
+the subcommands run headless. Every expected failure (bad image, bad model
+file, unknown dataset…) prints one line on stderr and exits with status 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+
+EXIT_USAGE = 2
+SUBCOMMANDS = ("predict", "evaluate", "train", "models")
+
+
+class CliError(Exception):
+    """An error the user can act on; printed as one line."""
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from core.imaging import ImageLoadError
+    from core.modelfile import ModelFileError
+    from core.schema import SchemaError
+    from core.training.datasets import DatasetError
+    from core.training.devices import DeviceError
+    from core.training.loop import TrainingDiverged
+
+    return (CliError, ImageLoadError, ModelFileError, SchemaError, DatasetError, DeviceError, TrainingDiverged, OSError, ValueError, KeyError)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) if not isinstance(exc, KeyError) else str(exc.args[0] if exc.args else exc)
+    return " ".join(text.split()) or exc.__class__.__name__
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, indent=None, allow_nan=False))
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from core.imaging import ImageLoadError
+    from core.inference import Predictor
+
+    predictor = Predictor(args.model, args.device)
+    failed = 0
+    results = []
+    for path in args.images:
+        try:
+            prediction = predictor.predict(path)
+        except ImageLoadError as exc:
+            failed += 1
+            print(f"anatomark: {_one_line(exc)}", file=sys.stderr)
+            continue
+        record = {"image": str(path), **prediction.to_dict()}
+        results.append(record)
+        if not args.json:
+            print(f"{path}  ({prediction.model_id}, {prediction.timings_ms['total']:.0f} ms)")
+            for lm in record["landmarks"]:
+                print(f"  {lm['name']:<18} x={lm['x']:9.2f}  y={lm['y']:9.2f}  confidence={lm['confidence']:.2f}")
+    if args.json:
+        _print_json(results if len(args.images) > 1 else (results[0] if results else []))
+    return EXIT_USAGE if failed else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from core.evaluation import evaluate_predictor
+    from core.inference import Predictor
+    from core.training.datasets import load_dataset
+
+    predictor = Predictor(args.model, args.device)
+    dataset = load_dataset(args.dataset, args.split)
+    if args.limit:
+        dataset.samples = dataset.samples[: args.limit]
+
+    def progress(done: int, total: int) -> None:
+        if not args.json and sys.stderr.isatty():
+            print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True)
+
+    summary = evaluate_predictor(predictor, dataset, progress)
+    summary["split"] = args.split
+    if args.json:
+        _print_json(summary)
+        return 0
+    print(f"model {summary['model']} on {dataset.root} split {args.split or 'all'}: {summary['n_images']} images")
+    mm = f", MRE {summary['mre_mm']:.2f} mm" if summary["mre_mm"] is not None else ""
+    print(f"MRE {summary['mre_px']:.2f} px{mm}")
+    if "reference" in summary:
+        ref = summary["reference"]
+        print(f"at {ref['long_side_px']} px scale: MRE {ref['mre_px']:.2f} px, SDR " + ", ".join(f"{r} px {v:.1f}%" for r, v in ref["sdr_px"].items()))
+    print("SDR " + ", ".join(f"{r} {summary['sdr_unit']}: {v:.1f}%" for r, v in summary["sdr"].items()))
+    unit = "mm" if summary["mre_mm"] is not None else "px"
+    for row in summary["per_landmark"]:
+        value = row["mre_mm"] if unit == "mm" else row["mre_px"]
+        print(f"  {row['name']:<18} {value:7.2f} {unit}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from core.modelfile import list_models
+
+    cards = list_models()
+    if args.json:
+        _print_json([{k: v for k, v in c.items() if k not in ("training",)} for c in cards])
+        return 0
+    for card in cards:
+        if "error" in card:
+            print(f"{card['name']:<10} unusable: {card['error']}")
+            continue
+        metrics = card.get("metrics", {})
+        summary = ", ".join(f"{k} {v}" for k, v in metrics.get("headline", {}).items())
+        print(f"{card['name']:<10} v{card.get('version')}  schema {card['schema']['name']}  {card.get('title', '')}")
+        if summary:
+            print(f"{'':<10} {summary}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from core.training.assemble import assemble_model
+    from core.training.loop import EpochReport, TrainingCancelled
+    from core.training.recipes import get_recipe
+    from core.training.stage_runner import STAGES, train_stage
+
+    recipe = get_recipe(args.recipe)
+    work = Path(args.work) if args.work else Path(args.out).with_suffix(".work")
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    cancel = threading.Event()
+
+    def report(r: EpochReport) -> None:
+        if args.json:
+            print(json.dumps({"event": "epoch", "stage": stage, **r.to_dict()}), flush=True)
+        else:
+            print(f"[{stage}] epoch {r.epoch}/{r.epochs} loss {r.train_loss:.3f} val MRE {r.val_mre_px:.2f} px (best {r.best_mre_px:.2f}), {r.seconds:.0f} s, ETA {r.eta_seconds / 60:.0f} min", flush=True)
+
+    val_split = None if recipe.val_holdout else args.val_split
+    for stage in stages:
+        config = recipe.global_train if stage == "global" else recipe.patch_train
+        if args.epochs:
+            config = replace(config, epochs=args.epochs)
+        if args.max_minutes:
+            config = replace(config, max_minutes=args.max_minutes)
+        try:
+            train_stage(recipe, stage, Path(args.dataset), work, args.split, val_split, args.device, config, report, cancel)
+        except (KeyboardInterrupt, TrainingCancelled):
+            print("anatomark: training cancelled; resume by running the same command", file=sys.stderr)
+            return 130
+    if args.stage != "all":
+        return 0
+    out = assemble_model(work, Path(args.out), recipe.name, title=f"{recipe.name} trained with recipe {recipe.name}")
+    if args.json:
+        _print_json({"event": "done", "model_path": str(out)})
+    else:
+        print(f"model written to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="anatomark", description="Anatomical landmarks on X-rays. Without a subcommand, starts the desktop app.")
+    sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser("predict", help="predict landmarks for images")
+    p.add_argument("images", nargs="+", help="DICOM, PNG, JPEG, TIFF or BMP files")
+    p.add_argument("--model", default="chest6", help="bundled model name or path to a .pt model file")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_predict)
+    e = sub.add_parser("evaluate", help="measure a model on a dataset folder")
+    e.add_argument("--model", required=True)
+    e.add_argument("--dataset", required=True, help="folder in a ../shared/data/<set> layout")
+    e.add_argument("--split", default=None, help="split name (default: all images)")
+    e.add_argument("--limit", type=int, default=None, help="first N images only")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+    t = sub.add_parser("train", help="train a model from a recipe on a dataset folder")
+    t.add_argument("--recipe", required=True, help="chest6, ceph19, or NAME-plain for the ablation without GNN and structural losses")
+    t.add_argument("--dataset", required=True)
+    t.add_argument("--out", required=True, help="model file to write (.pt, with its .json card)")
+    t.add_argument("--work", default=None, help="folder for checkpoints (resumable); default OUT.work")
+    t.add_argument("--stage", default="all", choices=("all", "global", "patch"))
+    t.add_argument("--split", default="train")
+    t.add_argument("--val-split", default="val")
+    t.add_argument("--epochs", type=int, default=None)
+    t.add_argument("--max-minutes", type=float, default=None)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--json", action="store_true", help="JSON lines progress")
+    t.set_defaults(func=cmd_train)
+    m = sub.add_parser("models", help="list bundled models")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+        from app.main import main as app_main
+
+        return app_main(argv)
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return 0
+    try:
+        return args.func(args)
+    except _expected_errors() as exc:
+        print(f"anatomark: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

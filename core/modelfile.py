@@ -1,0 +1,173 @@
+"""Model files: weights (``<name>.pt``) + model card (``<name>.json``), ADR 0002.
+
+Weights are a flat ``state_dict`` loaded only with ``torch.load(weights_only=True)``;
+the card says what the weights are (schema, architecture, data, metrics,
+parent version) and carries the weights' SHA-256, so a truncated, swapped or
+foreign file is refused before any tensor is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from core.atomic import atomic_write_bytes, atomic_write_text
+from core.models import LandmarkNet, LandmarkNetConfig, PatchNet, PatchNetConfig
+from core.resources import models_dir
+from core.schema import LandmarkSchema, SchemaError
+
+FORMAT_VERSION = 1
+INTENDED_USE = "research use, not for clinical decisions"
+
+
+class ModelFileError(Exception):
+    """A model file that cannot be used; ``str(e)`` is one human line."""
+
+
+def schema_hash(schema: LandmarkSchema) -> str:
+    """SHA-256 of what a model depends on: landmark names and order, pairs, levels, edges, classes."""
+    content = {
+        "landmarks": list(schema.landmarks),
+        "pairs": [list(p) for p in schema.pairs],
+        "levels": [list(level) for level in schema.levels],
+        "edges": [list(e) for e in schema.edges],
+        "segmentation_classes": [c.name for c in schema.segmentation_classes],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def weights_path(path: str | Path) -> Path:
+    """The ``.pt`` of a model given as ``.pt``, ``.json`` or a folder holding one pair."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.glob("*.pt"))
+        if len(found) != 1:
+            raise ModelFileError(f"{path}: expected one .pt model file in the folder, found {len(found)}")
+        return found[0]
+    return path.with_suffix(".pt")
+
+
+def card_path(path: str | Path) -> Path:
+    return weights_path(path).with_suffix(".json")
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """A bundled model name (``chest6``) or a path → the weights path; ModelFileError if none."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".pt", ".json") or candidate.is_dir() or candidate.exists():
+        pt = weights_path(candidate)
+        if not pt.exists() or not pt.with_suffix(".json").exists():
+            raise ModelFileError(f"{candidate}: no model there (need both {pt.name} and {pt.with_suffix('.json').name})")
+        return pt
+    bundled = models_dir() / f"{name_or_path}.pt"
+    if bundled.exists():
+        return bundled
+    known = ", ".join(sorted(p.stem for p in models_dir().glob("*.pt"))) or "none"
+    raise ModelFileError(f"no model named {name_or_path!r} (bundled: {known}); give a name or a path to a .pt file")
+
+
+def save_model(path: str | Path, state_dict: dict[str, torch.Tensor], card: dict) -> Path:
+    """Publish weights then card atomically; fills ``format_version`` and ``weights_sha256``."""
+    pt = Path(path).with_suffix(".pt")
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, buffer)
+    data = buffer.getvalue()
+    card = dict(card, format_version=FORMAT_VERSION, weights_sha256=_sha256(data))
+    card.setdefault("intended_use", INTENDED_USE)
+    atomic_write_bytes(pt, data)
+    atomic_write_text(pt.with_suffix(".json"), json.dumps(card, indent=1, sort_keys=False) + "\n")
+    return pt
+
+
+def read_card(path: str | Path) -> dict:
+    """The model card as a dict; ModelFileError when missing, unreadable or of an unknown format."""
+    path = card_path(path)
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelFileError(f"{path.name}: model card missing") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path.name}: model card unreadable ({exc.__class__.__name__})") from exc
+    if not isinstance(card, dict) or card.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path.name}: not an Anatomark model card of format {FORMAT_VERSION}")
+    return card
+
+
+@dataclass
+class LoadedModel:
+    path: Path
+    card: dict
+    schema: LandmarkSchema
+    global_net: LandmarkNet
+    patch_net: PatchNet | None
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.card.get('name', self.path.stem)}@{self.card.get('version', '0')}"
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu", expected_schema: LandmarkSchema | None = None) -> LoadedModel:
+    """Verify and load a model file; every failure is a ModelFileError with a reason."""
+    pt = weights_path(path)
+    card = read_card(pt)
+    try:
+        data = pt.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"{pt.name}: cannot read weights ({exc.strerror or exc})") from exc
+    if _sha256(data) != card.get("weights_sha256"):
+        raise ModelFileError(f"{pt.name}: weights do not match the model card's checksum (truncated or replaced file)")
+    try:
+        schema = LandmarkSchema.from_dict(card["schema"]["content"])
+    except (KeyError, TypeError, SchemaError) as exc:
+        raise ModelFileError(f"{pt.name}: model card has no valid schema ({exc})") from exc
+    if schema_hash(schema) != card["schema"].get("hash"):
+        raise ModelFileError(f"{pt.name}: model card's schema does not match its hash")
+    if expected_schema is not None and schema_hash(expected_schema) != schema_hash(schema):
+        raise ModelFileError(f"{pt.name}: model is for schema {schema.name!r}, not {expected_schema.name!r}")
+    try:
+        state = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not our weights"
+        raise ModelFileError(f"{pt.name}: weights refused by the safe loader ({exc.__class__.__name__})") from exc
+    arch = card.get("architecture", {})
+    try:
+        global_net = LandmarkNet(LandmarkNetConfig.from_dict(arch["global"]))
+        global_net.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("global.")})
+        patch_net = None
+        if arch.get("patch"):
+            patch_net = PatchNet(PatchNetConfig.from_dict(arch["patch"]))
+            patch_net.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("patch.")})
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(f"{pt.name}: weights do not fit the card's architecture ({exc.__class__.__name__})") from exc
+    global_net.to(device).eval()
+    if patch_net is not None:
+        patch_net.to(device).eval()
+    return LoadedModel(pt, card, schema, global_net, patch_net)
+
+
+def combined_state_dict(global_net: torch.nn.Module, patch_net: torch.nn.Module | None) -> dict[str, torch.Tensor]:
+    state = {f"global.{k}": v for k, v in global_net.state_dict().items()}
+    if patch_net is not None:
+        state.update({f"patch.{k}": v for k, v in patch_net.state_dict().items()})
+    return state
+
+
+def list_models(folder: Path | None = None) -> list[dict]:
+    """Cards of the models in ``folder`` (default: bundled), with ``path``; unreadable ones report ``error``."""
+    folder = folder or models_dir()
+    cards = []
+    for pt in sorted(folder.glob("*.pt")):
+        try:
+            card = read_card(pt)
+        except ModelFileError as exc:
+            card = {"name": pt.stem, "error": str(exc)}
+        cards.append(dict(card, path=str(pt)))
+    return cards

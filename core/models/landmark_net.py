@@ -1,0 +1,66 @@
+"""The structure-aware landmark network (DESIGN.md 2.1): U-Net heatmaps →
+soft-argmax points → GNN-refined points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.heatmaps import soft_argmax, softmax_2d
+from core.models.refiner import GraphRefiner
+from core.models.unet import UNet
+
+
+@dataclass
+class LandmarkNetConfig:
+    """Architecture of the global stage; stored verbatim in the model card."""
+
+    n_landmarks: int
+    input_size: tuple[int, int]  # (H, W) of the network input
+    width: int = 32
+    depth: int = 4
+    use_refiner: bool = True
+    refiner_hidden: int = 128
+    temperature: float = 1.0  # soft-argmax temperature applied to the logits
+    adjacency: list[list[float]] = field(default_factory=list)  # normalised Â, K×K
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["input_size"] = list(self.input_size)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LandmarkNetConfig":
+        d = dict(d)
+        d["input_size"] = tuple(d["input_size"])
+        return cls(**d)
+
+
+class LandmarkNet(nn.Module):
+    """images (B, 1, H, W) → dict of logits (B, K, H, W), prob, soft (B, K, 2), refined (B, K, 2).
+
+    Points are in input-image pixels (x, y). Without a refiner (the ablation),
+    ``refined`` equals ``soft``.
+    """
+
+    def __init__(self, config: LandmarkNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.unet = UNet(1, config.n_landmarks, config.width, config.depth)
+        self.refiner: GraphRefiner | None = None
+        if config.use_refiner:
+            adjacency = np.asarray(config.adjacency, dtype=np.float32)
+            if adjacency.shape != (config.n_landmarks, config.n_landmarks):
+                raise ValueError("refiner needs a K×K normalised adjacency")
+            self.refiner = GraphRefiner(self.unet.feature_channels, adjacency, config.refiner_hidden)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits, features = self.unet(images)
+        prob = softmax_2d(logits, self.config.temperature)
+        soft = soft_argmax(logits, self.config.temperature)
+        refined = self.refiner(features, soft, prob) if self.refiner is not None else soft
+        return {"logits": logits, "prob": prob, "soft": soft, "refined": refined}

@@ -1,0 +1,47 @@
+"""Where bundled resources (schemas, models, samples) live.
+
+The repository keeps them in the top-level ``resources/`` folder; an editable
+install (``pip install -e .``) and a source checkout both find it next to the
+``core`` package. ``ANATOMARK_RESOURCES`` overrides the location, which is what
+frozen bundles (PyInstaller) and tests with private copies use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def resources_dir() -> Path:
+    """Folder holding ``schemas/``, ``models/`` and ``samples/``."""
+    override = os.environ.get("ANATOMARK_RESOURCES")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+def schemas_dir() -> Path:
+    return resources_dir() / "schemas"
+
+
+def models_dir() -> Path:
+    return resources_dir() / "models"
+
+
+def samples_dir() -> Path:
+    return resources_dir() / "samples"
+
+
+def shared_data_dir() -> Path | None:
+    """``../shared/data`` beside the project checkout, or ``ANATOMARK_DATA``; None when absent.
+
+    Only tests, benchmarks and training scripts use this: the product never
+    ships or needs the research data sets.
+    """
+    override = os.environ.get("ANATOMARK_DATA")
+    candidates = [Path(override)] if override else []
+    candidates.append(Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return None

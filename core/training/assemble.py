@@ -1,0 +1,68 @@
+"""Turn a training work folder (``global.pt/json``, ``patch.pt/json``) into one model file."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from core.modelfile import INTENDED_USE, combined_state_dict, save_model, schema_hash
+from core.models import LandmarkNet, LandmarkNetConfig, PatchNet, PatchNetConfig
+from core.schema import load_schema
+
+
+def _stage_summary(record: dict) -> dict:
+    """A stage's training record without the per-epoch history, plus its curve in short."""
+    summary = {k: v for k, v in record.items() if k not in ("history", "model_config")}
+    summary["data"] = {k: v for k, v in record["data"].items() if k != "train_ids"}
+    summary["val_mre_px_by_epoch"] = [round(h["val_mre_px"], 3) for h in record["history"]]
+    summary["seconds_per_epoch"] = round(sum(h["seconds"] for h in record["history"]) / max(1, len(record["history"])), 1)
+    return summary
+
+
+def assemble_model(
+    work: Path,
+    out: Path,
+    name: str,
+    version: str = "1",
+    parent_version: str | None = None,
+    title: str = "",
+    inference: dict | None = None,
+    with_patch: bool = True,
+) -> Path:
+    """Write ``out`` (.pt + .json) from the best checkpoints in ``work``."""
+    g_record = json.loads((work / "global.json").read_text())
+    schema = load_schema(g_record["schema"])
+    global_net = LandmarkNet(LandmarkNetConfig.from_dict(g_record["model_config"]))
+    global_net.load_state_dict(torch.load(work / "global.pt", map_location="cpu", weights_only=True))
+    patch_net, p_record = None, None
+    if with_patch and (work / "patch.json").exists():
+        p_record = json.loads((work / "patch.json").read_text())
+        patch_net = PatchNet(PatchNetConfig.from_dict(p_record["model_config"]))
+        patch_net.load_state_dict(torch.load(work / "patch.pt", map_location="cpu", weights_only=True))
+    card = {
+        "name": name,
+        "version": version,
+        "parent_version": parent_version,
+        "title": title,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "schema": {"name": schema.name, "hash": schema_hash(schema), "content": schema.to_dict()},
+        "architecture": {
+            "family": "unet-gnn-patch" if patch_net is not None else "unet-gnn",
+            "global": global_net.config.to_dict(),
+            "patch": patch_net.config.to_dict() if patch_net is not None else None,
+        },
+        "input_size": list(global_net.config.input_size),
+        "training": {
+            "global": _stage_summary(g_record),
+            "patch": _stage_summary(p_record) if p_record else None,
+            "train_ids": g_record["data"]["train_ids"],
+        },
+        "inference": inference or {"patch_decoder": "soft_argmax", "confidence_radius": 3.0},
+        "metrics": {},
+        "intended_use": INTENDED_USE,
+        "licence": "weights: research use only (trained on public research data that may not be redistributed for clinical use)",
+    }
+    return save_model(out, combined_state_dict(global_net, patch_net), card)

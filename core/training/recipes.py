@@ -1,0 +1,94 @@
+"""Training recipes: the architecture and training settings of the bundled models.
+
+A recipe is data, not code: the settings sized for a 2-core CPU (see
+``resources/models/README.md``): a coarse global stage at low resolution and
+a local patch stage on a finer grid (coarse-to-fine, DESIGN.md 2.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from core.training.augment import AugmentConfig
+from core.training.loop import TrainConfig
+
+
+@dataclass
+class Recipe:
+    name: str
+    schema: str
+    input_size: tuple[int, int]  # global stage (H, W)
+    width: int
+    depth: int
+    global_train: TrainConfig
+    patch_size: int
+    fine_scale: float
+    patch_width: int
+    patch_depth: int
+    patch_train: TrainConfig
+    val_holdout: int = 0  # >0: the last N training images validate instead of a val split
+    use_refiner: bool = True
+    structural: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def ablation(self) -> "Recipe":
+        """The same model without the GNN refiner and without structural losses."""
+        train = replace(self.global_train, lambda_sym=0.0, lambda_ord=0.0, w_refined_l1=0.0)
+        return replace(self, name=f"{self.name}-plain", use_refiner=False, structural=False, global_train=train)
+
+
+_CHEST = Recipe(
+    name="chest6",
+    schema="chest6",
+    input_size=(128, 128),
+    width=16,
+    depth=4,
+    global_train=TrainConfig(epochs=80, lr=1e-3, sigma=(3.0, 1.5), max_minutes=45),
+    patch_size=64,
+    fine_scale=0.5,
+    patch_width=16,
+    patch_depth=4,
+    patch_train=TrainConfig(
+        epochs=50,
+        lr=1e-3,
+        sigma=(2.5, 1.5),
+        jitter=8.0,
+        max_minutes=45,
+        augment=AugmentConfig(rotation_deg=15.0, translation=0.0),
+    ),
+)
+
+_CEPH = Recipe(
+    name="ceph19",
+    schema="ceph19",
+    input_size=(160, 128),
+    width=16,
+    depth=5,
+    global_train=TrainConfig(epochs=80, lr=1e-3, sigma=(3.0, 1.5), max_minutes=45, augment=AugmentConfig(rotation_deg=10.0)),
+    patch_size=64,
+    fine_scale=0.5,
+    patch_width=16,
+    patch_depth=4,
+    patch_train=TrainConfig(
+        epochs=40,
+        lr=1e-3,
+        sigma=(2.5, 1.5),
+        jitter=8.0,
+        landmarks_per_step=10,
+        max_minutes=45,
+        augment=AugmentConfig(rotation_deg=10.0, translation=0.0),
+    ),
+    # The ISBI split has no validation set and test1 must stay unseen: select on
+    # the last 15 training cephalograms (136-150) and train on 001-135.
+    val_holdout=15,
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (_CHEST, _CEPH)}
+
+
+def get_recipe(name: str) -> Recipe:
+    base = name.removesuffix("-plain")
+    if base not in RECIPES:
+        raise KeyError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
+    recipe = RECIPES[base]
+    return recipe.ablation() if name.endswith("-plain") else recipe

@@ -1,0 +1,146 @@
+"""Turn dataset samples into network batches for both stages.
+
+Images are decoded once through :mod:`core.imaging` (so training sees exactly
+what inference sees), windowed to [0, 1] and kept in memory at the two scales
+the model uses: the global stage's input size and the patch stage's fine grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.imaging import load_image
+from core.training.augment import (
+    AugmentConfig,
+    affine_in_from_out,
+    apply_affine,
+    augment_intensity,
+    invert_affine,
+    random_geometry,
+    standardise,
+    warp,
+)
+from core.training.datasets import Sample
+
+
+def resize_image(image: np.ndarray | torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Anti-aliased resize of a (H, W) image to ``size`` (h, w) → (1, h, w) float32."""
+    t = torch.as_tensor(np.asarray(image, dtype=np.float32))[None, None]
+    if tuple(t.shape[-2:]) == tuple(size):
+        return t[0]
+    return F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+
+
+def to_scaled(points: np.ndarray, src_size: tuple[int, int], dst_size: tuple[int, int]) -> np.ndarray:
+    """Image pixels → pixels of the same image resized to ``dst_size`` (ADR 0001)."""
+    ratio = np.array([dst_size[1] / src_size[1], dst_size[0] / src_size[0]])
+    return (points + 0.5) * ratio - 0.5
+
+
+def from_scaled(points: np.ndarray, src_size: tuple[int, int], dst_size: tuple[int, int]) -> np.ndarray:
+    """Inverse of :func:`to_scaled`."""
+    ratio = np.array([dst_size[1] / src_size[1], dst_size[0] / src_size[0]])
+    return (points + 0.5) / ratio - 0.5
+
+
+def fine_size(shape: tuple[int, int], fine_scale: float) -> tuple[int, int]:
+    return max(1, round(shape[0] * fine_scale)), max(1, round(shape[1] * fine_scale))
+
+
+@dataclass
+class CachedImage:
+    sample: Sample
+    original_size: tuple[int, int]  # (H, W)
+    coarse: torch.Tensor  # (1, h, w) at the global input size, [0, 1]
+    fine: torch.Tensor | None  # (1, Hf, Wf) at the fine scale, [0, 1]
+
+    def points_in(self, size: tuple[int, int]) -> np.ndarray:
+        return to_scaled(self.sample.points, self.original_size, size)
+
+
+def cache_images(samples: list[Sample], input_size: tuple[int, int], fine_scale: float | None) -> list[CachedImage]:
+    cached = []
+    for sample in samples:
+        image = load_image(sample.image_path).display_normalised()
+        size = image.shape[:2]
+        coarse = resize_image(image, input_size)
+        fine = resize_image(image, fine_size(size, fine_scale)) if fine_scale else None
+        cached.append(CachedImage(sample, (int(size[0]), int(size[1])), coarse, fine))
+    return cached
+
+
+def global_batch(
+    items: list[CachedImage], input_size: tuple[int, int], rng: np.random.Generator, augment: AugmentConfig | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augmented network inputs (B, 1, h, w) and their points (B, K, 2) in input pixels."""
+    h, w = input_size
+    centre = ((w - 1) / 2.0, (h - 1) / 2.0)
+    images, points = [], []
+    for item in items:
+        if augment is None:
+            matrix = affine_in_from_out(input_size, centre)
+        else:
+            angle, zoom, (sx, sy) = random_geometry(rng, augment)
+            matrix = affine_in_from_out(input_size, centre, angle_deg=angle, zoom=zoom, shift_in=(sx * w, sy * h))
+        image = warp(item.coarse, torch.as_tensor(matrix[None], dtype=torch.float32), input_size)
+        if augment is not None:
+            image = augment_intensity(image, rng, augment)
+        images.append(standardise(image))
+        points.append(apply_affine(invert_affine(matrix), item.points_in(input_size)))
+    return torch.cat(images), torch.as_tensor(np.stack(points), dtype=torch.float32)
+
+
+def patch_matrices(centres: np.ndarray, patch_size: int, angles: np.ndarray | None = None, zooms: np.ndarray | None = None) -> np.ndarray:
+    """(N, 2, 3) matrices cutting a patch centred on each fine-grid point."""
+    n = len(centres)
+    angles = np.zeros(n) if angles is None else angles
+    zooms = np.ones(n) if zooms is None else zooms
+    return np.stack(
+        [affine_in_from_out((patch_size, patch_size), tuple(c), angle_deg=a, zoom=z) for c, a, z in zip(centres, angles, zooms)]
+    )
+
+
+def cut_patches(fine: torch.Tensor, matrices: np.ndarray, patch_size: int) -> torch.Tensor:
+    """Standardised patches (N, 1, P, P) from a fine-grid image (1, Hf, Wf)."""
+    patches = warp(fine, torch.as_tensor(matrices, dtype=torch.float32), (patch_size, patch_size))
+    return patches
+
+
+def patch_batch(
+    item: CachedImage,
+    patch_size: int,
+    rng: np.random.Generator,
+    augment: AugmentConfig | None,
+    jitter: float,
+    landmarks: np.ndarray | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+    """Patches of one image around jittered ground-truth points.
+
+    Returns patches (N, 1, P, P), landmark ids (N,), targets (N, 2) in patch
+    pixels and the (N, 2, 3) patch → fine-grid matrices. ``jitter`` is the standard deviation (fine pixels) of the centre
+    offset, mimicking the global stage's error; offsets are clipped to a third
+    of the patch so the landmark stays well inside.
+    """
+    assert item.fine is not None
+    gt = item.points_in(tuple(item.fine.shape[-2:]))
+    ids = np.arange(len(gt)) if landmarks is None else landmarks
+    ids = ids[np.isfinite(gt[ids]).all(axis=1)]
+    limit = patch_size / 3.0
+    offsets = np.clip(rng.normal(0.0, jitter, size=(len(ids), 2)), -limit, limit)
+    centres = gt[ids] + offsets
+    if augment is None:
+        angles = zooms = None
+    else:
+        angles = rng.uniform(-augment.rotation_deg, augment.rotation_deg, size=len(ids))
+        zooms = rng.uniform(*augment.scale, size=len(ids))
+    matrices = patch_matrices(centres, patch_size, angles, zooms)
+    patches = cut_patches(item.fine, matrices, patch_size)
+    if augment is not None:
+        patches = torch.cat([augment_intensity(p[None], rng, augment) for p in patches])
+    targets = np.stack([apply_affine(invert_affine(m), gt[i]) for m, i in zip(matrices, ids)])
+    ids_t = torch.as_tensor(ids, dtype=torch.long)
+    return standardise(patches), ids_t, torch.as_tensor(targets, dtype=torch.float32), matrices

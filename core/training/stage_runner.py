@@ -1,0 +1,135 @@
+"""Train one stage of a recipe on a dataset folder and record what happened.
+
+Writes into ``work``: ``<stage>.pt`` (best weights, a plain state_dict),
+``<stage>.pt.last`` (resume state) and ``<stage>.json`` (architecture, training
+settings, data, device, history and result). :func:`core.training.assemble`
+turns a work folder into a model file.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from core.atomic import atomic_write_text
+from core.models import LandmarkNet, LandmarkNetConfig, PatchNet, PatchNetConfig
+from core.training.datasets import load_dataset
+from core.training.devices import select_device
+from core.training.loop import EpochReport, TrainConfig, run_training
+from core.training.recipes import Recipe
+from core.training.samplers import cache_images
+from core.training.stages import GlobalStage, PatchStage
+
+STAGES = ("global", "patch")
+
+
+def build_stage_model(recipe: Recipe, stage: str, n_landmarks: int, adjacency: list[list[float]]):
+    if stage == "global":
+        config = LandmarkNetConfig(
+            n_landmarks=n_landmarks,
+            input_size=recipe.input_size,
+            width=recipe.width,
+            depth=recipe.depth,
+            use_refiner=recipe.use_refiner,
+            adjacency=adjacency if recipe.use_refiner else [],
+        )
+        return LandmarkNet(config)
+    if stage == "patch":
+        return PatchNet(PatchNetConfig(n_landmarks, recipe.patch_size, recipe.fine_scale, recipe.patch_width, recipe.patch_depth))
+    raise ValueError(f"unknown stage {stage!r}")
+
+
+def train_stage(
+    recipe: Recipe,
+    stage: str,
+    dataset_dir: Path,
+    work: Path,
+    train_split: str | None = "train",
+    val_split: str | None = "val",
+    device_preference: str = "auto",
+    config: TrainConfig | None = None,
+    progress: Callable[[EpochReport], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> dict:
+    """Train ``stage`` of ``recipe`` and return the record written to ``<stage>.json``."""
+    work.mkdir(parents=True, exist_ok=True)
+    device, reason = select_device(device_preference)
+    config = config or (recipe.global_train if stage == "global" else recipe.patch_train)
+    full = load_dataset(dataset_dir)
+    train = full.subset(train_split)
+    if recipe.val_holdout:
+        val = replace(train, samples=train.samples[-recipe.val_holdout :])
+        train = replace(train, samples=train.samples[: -recipe.val_holdout])
+        val_split = f"last {recipe.val_holdout} of {train_split}"
+    else:
+        val = full.subset(val_split) if val_split else train
+    schema = full.schema
+    adjacency = schema.normalized_adjacency().tolist()
+    model = build_stage_model(recipe, stage, schema.n_landmarks, adjacency)
+    fine = recipe.fine_scale if stage == "patch" else None
+    t0 = time.monotonic()
+    train_items = cache_images(train.samples, recipe.input_size, fine)
+    val_items = cache_images(val.samples, recipe.input_size, fine)
+    cache_seconds = time.monotonic() - t0
+    if stage == "global":
+        runner = GlobalStage(model, schema, train_items, val_items, config, device)
+    else:
+        runner = PatchStage(model, train_items, val_items, config, device)
+    checkpoint = work / f"{stage}.pt"
+    result = run_training(runner, config, checkpoint, device, progress=progress, cancel=cancel)
+    record = {
+        "recipe": recipe.name,
+        "stage": stage,
+        "schema": schema.name,
+        "model_config": model.config.to_dict(),
+        "train_config": config.to_dict(),
+        "data": {
+            "dataset": full.name,
+            "train_split": train_split,
+            "val_split": val_split,
+            "n_train": len(train),
+            "n_val": len(val),
+            "train_ids": [s.id for s in train.samples],
+        },
+        "device": str(device),
+        "device_reason": reason,
+        "threads": torch.get_num_threads(),
+        "cache_seconds": cache_seconds,
+        "best_val_mre_px": result.best_mre_px,
+        "epochs_done": result.epochs_done,
+        "stopped": result.stopped,
+        "seconds": result.seconds,
+        "history": result.history,
+    }
+    atomic_write_text(work / f"{stage}.json", json.dumps(record, indent=1))
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m core.training.stage_runner RECIPE STAGE DATASET WORK [threads]``: JSON lines out."""
+    import sys
+
+    from core.training.recipes import get_recipe
+
+    args = sys.argv[1:] if argv is None else argv
+    recipe, stage, dataset, work = get_recipe(args[0]), args[1], Path(args[2]), Path(args[3])
+    if len(args) > 4:
+        torch.set_num_threads(int(args[4]))
+
+    def report(r: EpochReport) -> None:
+        print(json.dumps({"event": "epoch", **r.to_dict()}), flush=True)
+
+    val_split = None if recipe.val_holdout else "val"
+    record = train_stage(recipe, stage, dataset, work, val_split=val_split, progress=report)
+    print(json.dumps({"event": "done", "best_val_mre_px": record["best_val_mre_px"], "stopped": record["stopped"]}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

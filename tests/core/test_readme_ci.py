@@ -1,0 +1,60 @@
+"""CI runs exactly the test command the README gives people."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+CI_RUN = ROOT / ".ci" / "run"
+
+
+def readme_command(marker: str) -> str:
+    """The one-line command in the fenced block right after ``<!-- command:MARKER -->``."""
+    text = README.read_text(encoding="utf-8")
+    found = re.search(
+        r"<!-- command:%s -->\s*```[a-z]*\n(.*?)\n```" % re.escape(marker), text, re.DOTALL
+    )
+    assert found, f"README.md has no fenced command after <!-- command:{marker} -->"
+    command = found.group(1).strip()
+    assert "\n" not in command, f"README command '{marker}' must be one line"
+    return command
+
+
+def test_readme_has_exactly_two_fenced_commands():
+    fences = re.findall(r"^```", README.read_text(encoding="utf-8"), re.MULTILINE)
+    assert len(fences) == 4, "README.md should have exactly two fenced blocks"
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    command = readme_command("tests")
+    ci_lines = [line.strip() for line in CI_RUN.read_text(encoding="utf-8").splitlines()]
+    assert command in ci_lines, f".ci/run must contain this line verbatim:\n{command}"
+
+
+def test_readme_app_command_starts_the_app():
+    command = readme_command("app")
+    assert command.startswith("python3 packaging/ensure_torch.py && ")
+    assert command.endswith("&& anatomark")
+
+
+def test_ci_script_is_valid_bash():
+    if sys.platform.startswith("win"):
+        pytest.skip("bash syntax check on POSIX only")
+    subprocess.run(["bash", "-n", str(CI_RUN)], check=True)
+
+
+def test_ensure_torch_leaves_an_installed_torch_alone():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "packaging" / "ensure_torch.py"), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "already installed; leaving it" in result.stderr
