@@ -83,6 +83,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     summary = evaluate_predictor(predictor, dataset, progress)
     summary["split"] = args.split
+    if args.record:
+        from core.modelfile import record_metrics, resolve_model
+
+        key = f"{Path(args.dataset).name}:{args.split or 'all'}"
+        headline = {f"{key} MRE": f"{summary['mre_mm']:.2f} mm" if summary["mre_mm"] is not None else f"{summary['mre_px']:.2f} px"}
+        record_metrics(resolve_model(args.model), key, summary, headline)
     if args.json:
         _print_json(summary)
         return 0
@@ -152,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             return 130
     if args.stage != "all":
         return 0
-    out = assemble_model(work, Path(args.out), recipe.name, title=f"{recipe.name} trained with recipe {recipe.name}")
+    out = assemble_model(work, Path(args.out), recipe.name, title=f"{recipe.name} trained with recipe {recipe.name}", evaluation=recipe.evaluation)
     if args.json:
         _print_json({"event": "done", "model_path": str(out)})
     else:
@@ -176,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=None, help="first N images only")
     e.add_argument("--device", default="auto")
     e.add_argument("--json", action="store_true")
+    e.add_argument("--record", action="store_true", help="store the result in the model card's metrics")
     e.set_defaults(func=cmd_evaluate)
     t = sub.add_parser("train", help="train a model from a recipe on a dataset folder")
     t.add_argument("--recipe", required=True, help="chest6, ceph19, or NAME-plain for the ablation without GNN and structural losses")

@@ -94,6 +94,9 @@ class Predictor:
         inference = self.model.card.get("inference", {})
         self.patch_decoder: str = inference.get("patch_decoder", "soft_argmax")
         self.confidence_radius: float = float(inference.get("confidence_radius", 3.0))
+        # Re-centring the patch on its own answer removes most of the global
+        # stage's offset; the card says how many passes the model was tuned for.
+        self.patch_iterations: int = int(inference.get("patch_iterations", 1))
 
     @property
     def schema(self):
@@ -121,7 +124,9 @@ class Predictor:
         t_global = time.perf_counter()
         points = refined
         if self.model.patch_net is not None:
-            points, conf = self._local_stage(pixels, refined)
+            fine = resize_image(pixels, fine_size(size, self.model.patch_net.config.fine_scale))
+            for _ in range(self.patch_iterations):
+                points, conf = self._local_stage(fine, size, points)
         t_local = time.perf_counter()
         h_in, w_in = input_size
         heatmap_to_image = np.array([[size[1] / w_in, 0.0, 0.5 * size[1] / w_in - 0.5], [0.0, size[0] / h_in, 0.5 * size[0] / h_in - 0.5]])
@@ -145,13 +150,11 @@ class Predictor:
             },
         )
 
-    def _local_stage(self, pixels: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Patch stage around ``centres`` (K, 2) image px → final points and confidences."""
+    def _local_stage(self, fine: torch.Tensor, size: tuple[int, int], centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Patch stage on the fine-grid image (1, Hf, Wf) around ``centres`` (K, 2) image px."""
         patch_net = self.model.patch_net
         cfg = patch_net.config
-        size = (int(pixels.shape[0]), int(pixels.shape[1]))
-        fsize = fine_size(size, cfg.fine_scale)
-        fine = resize_image(pixels, fsize)
+        fsize = (int(fine.shape[-2]), int(fine.shape[-1]))
         matrices = patch_matrices(to_scaled(centres, size, fsize), cfg.patch_size)
         patches = standardise(cut_patches(fine, matrices, cfg.patch_size)).to(self.device)
         ids = torch.arange(len(centres), device=self.device)

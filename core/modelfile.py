@@ -137,6 +137,8 @@ def load_model(path: str | Path, device: torch.device | str = "cpu", expected_sc
         state = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not our weights"
         raise ModelFileError(f"{pt.name}: weights refused by the safe loader ({exc.__class__.__name__})") from exc
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{pt.name}: weights are not a state_dict ({type(state).__name__})")
     arch = card.get("architecture", {})
     try:
         global_net = LandmarkNet(LandmarkNetConfig.from_dict(arch["global"]))
@@ -171,3 +173,18 @@ def list_models(folder: Path | None = None) -> list[dict]:
             card = {"name": pt.stem, "error": str(exc)}
         cards.append(dict(card, path=str(pt)))
     return cards
+
+
+def record_metrics(path: str | Path, key: str, summary: dict, headline: dict | None = None) -> None:
+    """Store an evaluation summary in the model card under ``metrics[key]`` (atomic rewrite).
+
+    The weights and their checksum are untouched; ``headline`` (a few named
+    figures) is what ``anatomark models`` prints.
+    """
+    card = read_card(path)
+    metrics = dict(card.get("metrics", {}))
+    metrics[key] = summary
+    if headline:
+        metrics["headline"] = dict(metrics.get("headline", {}), **headline)
+    card["metrics"] = metrics
+    atomic_write_text(card_path(path), json.dumps(card, indent=1) + "\n")

@@ -26,6 +26,10 @@ class LandmarkNetConfig:
     use_refiner: bool = True
     refiner_hidden: int = 128
     temperature: float = 1.0  # soft-argmax temperature applied to the logits
+    # Training only: Gaussian jitter (input px) added to the points the refiner
+    # sees, so it learns to correct offsets rather than echo a U-Net that
+    # already fits its (small) training set.
+    refiner_noise: float = 0.0
     adjacency: list[list[float]] = field(default_factory=list)  # normalised Â, K×K
 
     def to_dict(self) -> dict:
@@ -62,5 +66,10 @@ class LandmarkNet(nn.Module):
         logits, features = self.unet(images)
         prob = softmax_2d(logits, self.config.temperature)
         soft = soft_argmax(logits, self.config.temperature)
-        refined = self.refiner(features, soft, prob) if self.refiner is not None else soft
+        if self.refiner is None:
+            return {"logits": logits, "prob": prob, "soft": soft, "refined": soft}
+        start = soft
+        if self.training and self.config.refiner_noise > 0:
+            start = soft + torch.randn_like(soft) * self.config.refiner_noise
+        refined = self.refiner(features, start, prob)
         return {"logits": logits, "prob": prob, "soft": soft, "refined": refined}

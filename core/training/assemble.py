@@ -31,6 +31,7 @@ def assemble_model(
     title: str = "",
     inference: dict | None = None,
     with_patch: bool = True,
+    evaluation: dict | None = None,
 ) -> Path:
     """Write ``out`` (.pt + .json) from the best checkpoints in ``work``."""
     g_record = json.loads((work / "global.json").read_text())
@@ -61,6 +62,7 @@ def assemble_model(
             "train_ids": g_record["data"]["train_ids"],
         },
         "inference": inference or {"patch_decoder": "soft_argmax", "confidence_radius": 3.0},
+        "evaluation": evaluation or {},
         "metrics": {},
         "intended_use": INTENDED_USE,
         "licence": "weights: research use only (trained on public research data that may not be redistributed for clinical use)",

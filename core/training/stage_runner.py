@@ -37,6 +37,7 @@ def build_stage_model(recipe: Recipe, stage: str, n_landmarks: int, adjacency: l
             width=recipe.width,
             depth=recipe.depth,
             use_refiner=recipe.use_refiner,
+            refiner_noise=recipe.refiner_noise if recipe.use_refiner else 0.0,
             adjacency=adjacency if recipe.use_refiner else [],
         )
         return LandmarkNet(config)
@@ -71,6 +72,7 @@ def train_stage(
         val = full.subset(val_split) if val_split else train
     schema = full.schema
     adjacency = schema.normalized_adjacency().tolist()
+    torch.manual_seed(config.seed)  # the seed fixes the initial weights, not only the batches
     model = build_stage_model(recipe, stage, schema.n_landmarks, adjacency)
     fine = recipe.fine_scale if stage == "patch" else None
     t0 = time.monotonic()
