@@ -134,6 +134,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.training.stage_runner import STAGES, train_stage
 
     recipe = get_recipe(args.recipe)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     work = Path(args.work) if args.work else Path(args.out).with_suffix(".work")
     stages = STAGES if args.stage == "all" else (args.stage,)
     cancel = threading.Event()
@@ -158,7 +162,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             return 130
     if args.stage != "all":
         return 0
-    out = assemble_model(work, Path(args.out), recipe.name, title=f"{recipe.name} trained with recipe {recipe.name}", evaluation=recipe.evaluation)
+    out = assemble_model(work, Path(args.out), recipe.name, title=f"{recipe.name} trained with recipe {recipe.name}", evaluation=recipe.evaluation, inference=recipe.inference)
     if args.json:
         _print_json({"event": "done", "model_path": str(out)})
     else:
@@ -195,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--max-minutes", type=float, default=None)
     t.add_argument("--device", default="auto")
+    t.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
     t.add_argument("--json", action="store_true", help="JSON lines progress")
     t.set_defaults(func=cmd_train)
     m = sub.add_parser("models", help="list bundled models")

@@ -30,6 +30,7 @@ class Recipe:
     val_holdout: int = 0  # >0: the last N training images validate instead of a val split
     use_refiner: bool = True
     structural: bool = True
+    inference: dict = field(default_factory=lambda: {"patch_decoder": "soft_argmax", "confidence_radius": 3.0, "patch_iterations": 2})
     evaluation: dict = field(default_factory=dict)  # radii and reference scale for reports (model card)
     notes: list[str] = field(default_factory=list)
 
