@@ -125,6 +125,24 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _override(config, assignments: list[str]):
+    """Apply ``key=value`` overrides (numbers) to a TrainConfig; unknown keys are an error."""
+    from dataclasses import fields, replace
+
+    known = {f.name for f in fields(config)}
+    changes = {}
+    for item in assignments or []:
+        key, _, value = item.partition("=")
+        if key not in known or not value:
+            raise CliError(f"--set {item!r}: expected KEY=NUMBER with KEY one of {', '.join(sorted(known))}")
+        try:
+            number = float(value)
+        except ValueError as exc:
+            raise CliError(f"--set {item!r}: {value!r} is not a number") from exc
+        changes[key] = int(number) if isinstance(getattr(config, key), int) else number
+    return replace(config, **changes)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -138,8 +156,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.stage in ("all", "assemble") and not args.out:
+        raise CliError(f"train --stage {args.stage} needs --out MODEL.pt")
+    if not (args.work or args.out):
+        raise CliError("train needs --work DIR (or --out MODEL.pt, whose .work folder is used)")
     work = Path(args.work) if args.work else Path(args.out).with_suffix(".work")
-    stages = STAGES if args.stage == "all" else (args.stage,)
+    stages = {"all": STAGES, "assemble": ()}.get(args.stage, (args.stage,))
     cancel = threading.Event()
 
     def report(r: EpochReport) -> None:
@@ -155,12 +177,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             config = replace(config, epochs=args.epochs)
         if args.max_minutes:
             config = replace(config, max_minutes=args.max_minutes)
+        config = _override(config, args.set)
+        init = Path(args.init_from) if args.init_from else None
         try:
-            train_stage(recipe, stage, Path(args.dataset), work, args.split, val_split, args.device, config, report, cancel)
+            train_stage(recipe, stage, Path(args.dataset), work, args.split, val_split, args.device, config, report, cancel, init)
         except (KeyboardInterrupt, TrainingCancelled):
             print("anatomark: training cancelled; resume by running the same command", file=sys.stderr)
             return 130
-    if args.stage != "all":
+    if args.stage not in ("all", "assemble"):
         return 0
     out = assemble_model(work, Path(args.out), recipe.name, title=f"{recipe.name} trained with recipe {recipe.name}", evaluation=recipe.evaluation, inference=recipe.inference)
     if args.json:
@@ -191,14 +215,21 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model from a recipe on a dataset folder")
     t.add_argument("--recipe", required=True, help="chest6, ceph19, or NAME-plain for the ablation without GNN and structural losses")
     t.add_argument("--dataset", required=True)
-    t.add_argument("--out", required=True, help="model file to write (.pt, with its .json card)")
+    t.add_argument("--out", default=None, help="model file to write (.pt, with its .json card); needed with --stage all")
     t.add_argument("--work", default=None, help="folder for checkpoints (resumable); default OUT.work")
-    t.add_argument("--stage", default="all", choices=("all", "global", "patch"))
+    t.add_argument(
+        "--stage",
+        default="all",
+        choices=("all", "global", "patch", "assemble"),
+        help="train one stage, both (all, then write --out), or only write --out from the checkpoints in --work",
+    )
     t.add_argument("--split", default="train")
     t.add_argument("--val-split", default="val")
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--max-minutes", type=float, default=None)
     t.add_argument("--device", default="auto")
+    t.add_argument("--init-from", default=None, help="start from this stage checkpoint (.pt) instead of random weights")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a training setting, e.g. --set jitter=14 --set lr=5e-4")
     t.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
     t.add_argument("--json", action="store_true", help="JSON lines progress")
     t.set_defaults(func=cmd_train)

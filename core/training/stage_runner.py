@@ -57,6 +57,7 @@ def train_stage(
     config: TrainConfig | None = None,
     progress: Callable[[EpochReport], None] | None = None,
     cancel: threading.Event | None = None,
+    init_from: Path | None = None,
 ) -> dict:
     """Train ``stage`` of ``recipe`` and return the record written to ``<stage>.json``."""
     work.mkdir(parents=True, exist_ok=True)
@@ -74,6 +75,9 @@ def train_stage(
     adjacency = schema.normalized_adjacency().tolist()
     torch.manual_seed(config.seed)  # the seed fixes the initial weights, not only the batches
     model = build_stage_model(recipe, stage, schema.n_landmarks, adjacency)
+    if init_from is not None:
+        # Fine-tuning: start from a stage checkpoint of the same architecture.
+        model.load_state_dict(torch.load(init_from, map_location="cpu", weights_only=True))
     fine = recipe.fine_scale if stage == "patch" else None
     t0 = time.monotonic()
     train_items = cache_images(train.samples, recipe.input_size, fine)
@@ -99,6 +103,7 @@ def train_stage(
             "n_val": len(val),
             "train_ids": [s.id for s in train.samples],
         },
+        "init_from": str(init_from) if init_from else None,
         "device": str(device),
         "device_reason": reason,
         "threads": torch.get_num_threads(),
