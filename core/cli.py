@@ -152,6 +152,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.training.stage_runner import STAGES, train_stage
 
     recipe = get_recipe(args.recipe)
+    if args.patch_size:
+        # The patch network is fully convolutional: a larger patch (more context)
+        # reuses the same weights, so this also works with --init-from.
+        recipe = replace(recipe, patch_size=args.patch_size)
     if args.threads:
         import torch
 
@@ -228,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--max-minutes", type=float, default=None)
     t.add_argument("--device", default="auto")
+    t.add_argument("--patch-size", type=int, default=None, help="patch stage input size in fine-grid pixels (multiple of 8)")
     t.add_argument("--init-from", default=None, help="start from this stage checkpoint (.pt) instead of random weights")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a training setting, e.g. --set jitter=14 --set lr=5e-4")
     t.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")

@@ -49,6 +49,7 @@ class TrainConfig:
     w_refined_l1: float = 0.1
     jitter: float = 8.0  # patch stage: centre jitter σ, fine pixels
     landmarks_per_step: int | None = None  # patch stage: landmarks sampled per image (None = all)
+    batch_size: int = 1  # images per step: 1 is cheapest per image on a CPU; a GPU wants more
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict:
@@ -90,7 +91,7 @@ class Stage(Protocol):
 
     def n_items(self) -> int: ...
 
-    def step(self, index: int, rng: np.random.Generator, progress: float) -> torch.Tensor: ...
+    def step(self, indices: list[int], rng: np.random.Generator, progress: float) -> torch.Tensor: ...
 
     def validate(self) -> float: ...
 
@@ -128,21 +129,25 @@ def run_training(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, best, history = int(state["epoch"]), float(state["best"]), list(state["history"])
-    total_steps = config.epochs * stage.n_items()
+    planned = config.epochs  # shrunk after the first epoch when a time budget cannot fit them all
+    batch = max(1, int(config.batch_size))
+    steps_per_epoch = -(-stage.n_items() // batch)
+    total_steps = planned * steps_per_epoch
     started = time.monotonic()
     stopped = "completed"
     epoch = start_epoch
-    for epoch in range(start_epoch, config.epochs):
+    while epoch < planned:
         epoch_start = time.monotonic()
         rng = _rng_for_epoch(config.seed, epoch)
         model.train()
         losses = []
-        for i, index in enumerate(rng.permutation(stage.n_items())):
-            frac = (epoch * stage.n_items() + i) / max(1, total_steps)
+        order = rng.permutation(stage.n_items())
+        for i in range(steps_per_epoch):
+            frac = (epoch * steps_per_epoch + i) / max(1, total_steps)
             lr = warmup_cosine(frac, config.warmup, config.lr * 0.05, config.lr, config.lr * 0.01)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = stage.step(int(index), rng, frac)
+            loss = stage.step([int(k) for k in order[i * batch : (i + 1) * batch]], rng, frac)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"training diverged at epoch {epoch + 1}: loss is {loss.item()}")
             optimizer.zero_grad(set_to_none=True)
@@ -163,25 +168,35 @@ def run_training(
             atomic_torch_save(checkpoint, {k: v.detach().cpu() for k, v in model.state_dict().items()})
         elapsed = time.monotonic() - started
         done = epoch + 1 - start_epoch
+        if config.max_minutes is not None and done == 1:
+            # Fit the schedule to the budget: the learning rate and σ then anneal
+            # fully instead of being cut off mid-cosine when time runs out.
+            fits = start_epoch + max(1, int(config.max_minutes * 60.0 / max(elapsed, 1e-6)))
+            if fits < planned:
+                planned = fits
+                total_steps = planned * steps_per_epoch
         report = EpochReport(
             epoch=epoch + 1,
-            epochs=config.epochs,
+            epochs=planned,
             train_loss=float(np.mean(losses)),
             val_mre_px=val,
             best_mre_px=best,
             lr=lr,
             seconds=time.monotonic() - epoch_start,
             elapsed=elapsed,
-            eta_seconds=elapsed / done * (config.epochs - epoch - 1),
+            eta_seconds=elapsed / done * (planned - epoch - 1),
         )
         history.append(report.to_dict())
+        epoch += 1
         atomic_torch_save(
             last_path,
-            {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "best": best, "history": history},
+            {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best, "history": history},
         )
         if progress is not None:
             progress(report)
         if config.max_minutes is not None and elapsed > config.max_minutes * 60.0:
             stopped = "time budget"
             break
+    if stopped == "completed" and planned < config.epochs:
+        stopped = "time budget"
     return TrainResult(best, len(history), history, stopped, time.monotonic() - started)

@@ -1,5 +1,8 @@
 """Training recipes: the architecture and training settings of the bundled models.
 
+The epoch counts are upper bounds: with a time budget (``max_minutes``) the
+loop fits the schedule to what the device can do in that time.
+
 A recipe is data, not code: the settings sized for a 2-core CPU (see
 ``resources/models/README.md``): a coarse global stage at low resolution and
 a local patch stage on a finer grid (coarse-to-fine, DESIGN.md 2.5).
@@ -27,6 +30,7 @@ class Recipe:
     patch_depth: int
     patch_train: TrainConfig
     refiner_noise: float = 0.0  # see LandmarkNetConfig.refiner_noise
+    refiner_detach: bool = False  # see LandmarkNetConfig.refiner_detach
     val_holdout: int = 0  # >0: the last N training images validate instead of a val split
     use_refiner: bool = True
     structural: bool = True
@@ -43,21 +47,23 @@ class Recipe:
 _CHEST = Recipe(
     name="chest6",
     schema="chest6",
-    input_size=(192, 192),
-    width=16,
+    input_size=(256, 256),
+    width=24,
     depth=5,
     refiner_noise=1.0,
-    global_train=TrainConfig(epochs=50, lr=1e-3, sigma=(4.0, 2.0), max_minutes=75),
-    patch_size=64,
+    refiner_detach=True,
+    global_train=TrainConfig(epochs=600, batch_size=8, lr=1e-3, sigma=(4.0, 2.0), max_minutes=90),
+    patch_size=96,
     fine_scale=0.5,
-    patch_width=16,
+    patch_width=24,
     patch_depth=4,
     patch_train=TrainConfig(
-        epochs=50,
+        epochs=400,
+        batch_size=4,
         lr=1e-3,
-        sigma=(2.5, 1.5),
-        jitter=8.0,
-        max_minutes=45,
+        sigma=(2.5, 2.0),
+        jitter=10.0,
+        max_minutes=60,
         augment=AugmentConfig(rotation_deg=15.0, translation=0.0),
     ),
     # The paper reports chest errors in pixels of 512×512 images at 3/6/9 px;

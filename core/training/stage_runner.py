@@ -38,6 +38,7 @@ def build_stage_model(recipe: Recipe, stage: str, n_landmarks: int, adjacency: l
             depth=recipe.depth,
             use_refiner=recipe.use_refiner,
             refiner_noise=recipe.refiner_noise if recipe.use_refiner else 0.0,
+            refiner_detach=recipe.refiner_detach and recipe.use_refiner,
             adjacency=adjacency if recipe.use_refiner else [],
         )
         return LandmarkNet(config)

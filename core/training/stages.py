@@ -67,8 +67,8 @@ class GlobalStage:
             terms["order"] = lam_ord * order_loss(out["refined"], self.schema.levels, cfg.order_margin * h)
         return terms
 
-    def step(self, index: int, rng: np.random.Generator, progress: float) -> torch.Tensor:
-        images, points = global_batch([self.train[index]], self.input_size, rng, self.config.augment)
+    def step(self, indices: list[int], rng: np.random.Generator, progress: float) -> torch.Tensor:
+        images, points = global_batch([self.train[i] for i in indices], self.input_size, rng, self.config.augment)
         out = self.model(images.to(self.device))
         return sum(self.losses(out, points.to(self.device), progress).values())
 
@@ -104,14 +104,16 @@ class PatchStage:
     def n_items(self) -> int:
         return len(self.train)
 
-    def step(self, index: int, rng: np.random.Generator, progress: float) -> torch.Tensor:
+    def step(self, indices: list[int], rng: np.random.Generator, progress: float) -> torch.Tensor:
         cfg = self.config
-        item = self.train[index]
         k = self.model.config.n_landmarks
-        subset = None
-        if cfg.landmarks_per_step and cfg.landmarks_per_step < k:
-            subset = rng.choice(k, size=cfg.landmarks_per_step, replace=False)
-        patches, ids, targets, _ = patch_batch(item, self.patch, rng, cfg.augment, cfg.jitter, subset)
+        parts = []
+        for index in indices:
+            subset = None
+            if cfg.landmarks_per_step and cfg.landmarks_per_step < k:
+                subset = rng.choice(k, size=cfg.landmarks_per_step, replace=False)
+            parts.append(patch_batch(self.train[index], self.patch, rng, cfg.augment, cfg.jitter, subset)[:3])
+        patches, ids, targets = (torch.cat(t) for t in zip(*parts))
         logits = self.model(patches.to(self.device), ids.to(self.device))  # (N, P, P)
         targets = targets.to(self.device)
         sigma = warmup_cosine(progress, cfg.warmup, cfg.sigma[0], cfg.sigma[0], cfg.sigma[1])

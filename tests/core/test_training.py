@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -287,3 +288,32 @@ def test_select_unavailable_cuda_is_an_error():
 def test_select_unknown_device_is_an_error():
     with pytest.raises(DeviceError, match="unknown device"):
         select_device("tpu")
+
+
+class _SlowStage:
+    """A stage whose epoch takes about 0.2 s, to test budget-fitted schedules."""
+
+    def __init__(self) -> None:
+        self.model = torch.nn.Linear(2, 2)
+
+    def n_items(self) -> int:
+        return 2
+
+    def step(self, index, rng, progress):
+        time.sleep(0.1)
+        return self.model(torch.ones(1, 2)).pow(2).sum()
+
+    def validate(self) -> float:
+        return 1.0
+
+
+def test_time_budget_shrinks_the_schedule_so_it_anneals(tmp_path):
+    # 100 planned epochs of ~0.2 s cannot fit in 0.01 min (0.6 s): the loop
+    # re-plans after the first epoch so the cosine ends on the last epoch run.
+    config = TrainConfig(epochs=100, max_minutes=0.01)
+    result = run_training(_SlowStage(), config, tmp_path / "x.pt", torch.device("cpu"))
+    assert result.stopped == "time budget"
+    assert 2 <= result.epochs_done <= 4
+    last = result.history[-1]
+    assert last["epochs"] == result.epochs_done
+    assert last["lr"] < 0.25 * config.lr  # unfitted, epoch 3 of 100 would still be warming up (≈0.4)
