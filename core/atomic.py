@@ -14,13 +14,30 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def temp_name_pattern(path: str | Path) -> str:
+    """Glob pattern of the temp files :func:`atomic_write` makes for ``path``.
+
+    A process killed mid-write leaves one behind; whoever owns ``path`` next
+    may delete the matches (the project store does, under its lock).
+    """
+    return f".{Path(path).name}.*.tmp"
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write(fh)`` on a temp file in ``path``'s folder, then publish it as ``path``."""
+    """Call ``write(fh)`` on a temp file in ``path``'s folder, then publish it as ``path``.
+
+    The temp file gets the permissions ``path`` has (or the umask's default
+    for a new file), then is fsynced, renamed over ``path`` with
+    ``os.replace`` (atomic on POSIX and Windows), and the folder is fsynced so
+    the rename itself is durable. Any exception leaves ``path`` untouched and
+    removes the temp file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            _copy_mode(path, fh.fileno())
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -31,8 +48,34 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
         except FileNotFoundError:
             pass
         raise
+    _fsync_dir(path.parent)
+
+
+_umask: int | None = None
+
+
+def _copy_mode(target: Path, fd: int) -> None:
+    """Give the temp file the target's permissions (or the umask's default for a new file).
+
+    ``mkstemp`` makes files readable by their owner only; a shared project
+    would silently become unreadable to colleagues after its first save.
+    """
+    global _umask
     try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+        mode = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        if _umask is None:  # reading the umask means setting it: once, not on every save
+            _umask = os.umask(0o022)
+            os.umask(_umask)
+        mode = 0o666 & ~_umask
+    if hasattr(os, "fchmod"):  # not on Windows, where mkstemp's mode does not restrict others anyway
+        os.fchmod(fd, mode)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; silently skipped where folders cannot be opened (Windows)."""
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
     try:

@@ -1,0 +1,200 @@
+"""The cache of model predictions: small arrays in memory, heatmaps loaded on demand.
+
+A project of a few hundred images holds tens to hundreds of MB of heatmaps,
+more than should sit in memory or be rewritten on every autosave. Each
+entry therefore keeps its points and confidences in memory always, and its
+heatmaps/masks either in memory (new, or recently viewed) or only in the file
+(``on_disk``). The writer carries on-disk ones over into the next file with a
+raw HDF5 copy instead of decoding and re-encoding them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.project.records import CachedPrediction
+
+__all__ = ["PredictionCache", "StoredPrediction", "decode_heatmaps", "encode_heatmaps"]
+
+#: Entries whose heatmaps stay in memory once viewed (a 19-landmark model:
+#: ~1.5 MB each as float32); the rest are read again from the file on demand.
+MAX_LOADED = 32
+
+
+#: Heatmap values below this fraction of their landmark's peak are stored as 0.
+#: It is float16's smallest normal number: converting subnormals is ~20x slower
+#: and they carry three significant bits at best. What is dropped is invisible
+#: on any colour map (1/16000 of the peak) and ~0.1 % of a trained model's mass.
+HEATMAP_FLOOR = 2.0**-14
+
+
+def encode_heatmaps(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K, h, w) floats → ``(float16 values relative to each landmark's peak, (K,) float32 peaks)``.
+
+    Probabilities of a softmax over 20k pixels peak near 0.03 and trail off
+    to 1e-10: raw float16 would turn most of them into slow, imprecise
+    subnormals. Relative to the peak they use float16's full precision
+    (3 significant digits) and compress to ~4 % with gzip.
+    """
+    h = np.asarray(heatmaps, dtype=np.float32)
+    peak = np.nanmax(np.abs(h), axis=(1, 2)) if h.size else np.ones(h.shape[0], np.float32)
+    peak = np.where(np.isfinite(peak) & (peak > 0), peak, 1.0).astype(np.float32)
+    rel = h / peak[:, None, None]
+    rel[np.abs(rel) < HEATMAP_FLOOR] = 0.0
+    return rel.astype(np.float16), peak
+
+
+def decode_heatmaps(values: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`encode_heatmaps`: (K, h, w) float32."""
+    out = values.astype(np.float32)
+    out *= np.asarray(peaks, dtype=np.float32)[:, None, None]
+    return out
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(eq=False)
+class StoredPrediction:
+    """One image's cached prediction as the project keeps it.
+
+    ``heatmaps`` (K, h, w) float32 and ``masks`` (C, H, W) bool are None while
+    they live only in the file; ``has_masks`` says whether the file has masks.
+    ``on_disk`` is True while the current project file holds exactly this entry.
+    """
+
+    model_id: str
+    created: str
+    points: np.ndarray
+    soft_argmax: np.ndarray
+    refined: np.ndarray
+    confidence: np.ndarray
+    heatmap_to_image: np.ndarray
+    mask_classes: tuple[str, ...]
+    has_masks: bool
+    heatmaps: np.ndarray | None = None
+    masks: np.ndarray | None = None
+    on_disk: bool = False
+
+    @classmethod
+    def from_prediction(cls, prediction, created: str, n_landmarks: int) -> StoredPrediction:
+        """Copy a ``core.inference.Prediction`` (duck-typed: no torch import here), checking shapes.
+
+        Heatmaps go through the file encoding (:func:`encode_heatmaps`) now,
+        so what the viewer shows is the same before and after the project is
+        saved and reopened.
+        """
+        k = n_landmarks
+
+        def arr(name: str, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+            a = np.array(getattr(prediction, name), dtype=dtype)
+            if a.shape != shape:
+                raise ValueError(f"prediction.{name} has shape {a.shape}, expected {shape}")
+            return _frozen(a)
+
+        heatmaps = np.asarray(prediction.heatmaps)
+        if heatmaps.ndim != 3 or heatmaps.shape[0] != k or 0 in heatmaps.shape:
+            raise ValueError(f"prediction.heatmaps has shape {heatmaps.shape}, expected ({k}, h, w)")
+        masks = prediction.masks
+        classes = tuple(str(c) for c in (prediction.mask_classes or ()))
+        if masks is not None:
+            masks = _frozen(np.array(masks, dtype=bool))
+            if masks.ndim != 3 or masks.shape[0] != len(classes):
+                raise ValueError(f"prediction.masks has shape {masks.shape}, expected ({len(classes)}, H, W) "
+                                 f"for mask classes {classes}")
+        return cls(
+            model_id=str(prediction.model_id),
+            created=created,
+            points=arr("points", (k, 2)),
+            soft_argmax=arr("soft_argmax", (k, 2)),
+            refined=arr("refined", (k, 2)),
+            confidence=arr("confidence", (k,)),
+            heatmap_to_image=arr("heatmap_to_image", (2, 3)),
+            mask_classes=classes,
+            has_masks=masks is not None,
+            heatmaps=_frozen(decode_heatmaps(*encode_heatmaps(heatmaps))),
+            masks=masks,
+        )
+
+    def to_cached(self) -> CachedPrediction:
+        assert self.heatmaps is not None, "heatmaps not loaded"
+        return CachedPrediction(
+            model_id=self.model_id, created=self.created, points=self.points, soft_argmax=self.soft_argmax,
+            refined=self.refined, confidence=self.confidence, heatmaps=self.heatmaps,
+            heatmap_to_image=self.heatmap_to_image, masks=self.masks, mask_classes=self.mask_classes,
+        )
+
+
+#: ``load(image_id) -> (heatmaps float32 (K, h, w), masks bool (C, H, W) or None)``
+Loader = Callable[[str], tuple[np.ndarray, np.ndarray | None]]
+
+
+class PredictionCache:
+    """Image id → :class:`StoredPrediction`, with a bounded set of loaded heatmaps.
+
+    ``stale`` names entries the current file holds but the next file must not
+    (replaced by a new prediction, or their image removed).
+    """
+
+    def __init__(self, entries: dict[str, StoredPrediction] | None = None, max_loaded: int = MAX_LOADED) -> None:
+        self.entries: dict[str, StoredPrediction] = dict(entries or {})
+        self.stale: set[str] = set()
+        self._loaded: OrderedDict[str, None] = OrderedDict()
+        self._max_loaded = max_loaded
+
+    def __contains__(self, image_id: str) -> bool:
+        return image_id in self.entries
+
+    def put(self, image_id: str, entry: StoredPrediction) -> None:
+        self.remove(image_id)
+        self.entries[image_id] = entry
+
+    def remove(self, image_id: str) -> None:
+        old = self.entries.pop(image_id, None)
+        if old is not None and old.on_disk:
+            self.stale.add(image_id)
+        self._loaded.pop(image_id, None)
+
+    def get(self, image_id: str, load: Loader) -> CachedPrediction | None:
+        """The full prediction, reading heatmaps from the file when they are not in memory."""
+        entry = self.entries.get(image_id)
+        if entry is None:
+            return None
+        if entry.heatmaps is None:
+            heatmaps, masks = load(image_id)
+            entry.heatmaps = _frozen(heatmaps)
+            entry.masks = None if masks is None else _frozen(masks)
+        if entry.on_disk:
+            self._loaded[image_id] = None
+            self._loaded.move_to_end(image_id)
+            self._evict()
+        return entry.to_cached()
+
+    def saved(self, written: set[str]) -> None:
+        """The file now holds exactly the entries in ``written``; others could not be carried over."""
+        for image_id in list(self.entries):
+            entry = self.entries[image_id]
+            if image_id not in written:
+                del self.entries[image_id]
+                self._loaded.pop(image_id, None)
+                continue
+            if not entry.on_disk:
+                entry.on_disk = True
+                if entry.heatmaps is not None:
+                    self._loaded[image_id] = None
+        self.stale.clear()
+        self._evict()
+
+    def _evict(self) -> None:
+        while len(self._loaded) > self._max_loaded:
+            image_id, _ = self._loaded.popitem(last=False)
+            entry = self.entries.get(image_id)
+            if entry is not None and entry.on_disk:
+                entry.heatmaps = None
+                entry.masks = None
