@@ -1,0 +1,179 @@
+"""The window's actions, menus and toolbar (icons from qtawesome's Material Design set).
+
+Keyboard map (also in ``user_guide/getting_started.md``):
+N / Shift+N next/previous landmark, PgDown / PgUp next/previous image, A accept,
+X (or Delete) mark absent, V verify image, F fit, 1 one-to-one, I invert, W default
+window, + / - zoom; layers: K landmarks, L labels, C confidence, R refined, S soft-argmax,
+D displacement, E edges, H heatmaps (Shift+H: selected/all), M masks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import qtawesome as qta
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QToolButton
+
+from app.theme import TEXT
+from app.viewer.windowing import PRESETS
+
+
+def icon(name: str):
+    return qta.icon(name, color=TEXT, color_disabled="#5c626b")
+
+
+@dataclass
+class Actions:
+    new_project: QAction
+    open_project: QAction
+    open_images: QAction
+    save: QAction
+    close_project: QAction
+    quit: QAction
+    undo: QAction
+    redo: QAction
+    accept: QAction
+    mark_absent: QAction
+    verify: QAction
+    next_landmark: QAction
+    prev_landmark: QAction
+    next_image: QAction
+    prev_image: QAction
+    fit: QAction
+    one_to_one: QAction
+    zoom_in: QAction
+    zoom_out: QAction
+    invert: QAction
+    default_window: QAction
+    heatmap_mode: QAction
+    predict: QAction
+    predict_all: QAction
+    cancel: QAction
+    about: QAction
+    presets: dict[str, QAction] = field(default_factory=dict)
+    layers: dict[str, QAction] = field(default_factory=dict)
+
+
+def _action(window: QMainWindow, text: str, slot=None, shortcut=None, icon_name: str | None = None, tip: str = "", checkable: bool = False) -> QAction:
+    action = QAction(text, window)
+    if icon_name:
+        action.setIcon(icon(icon_name))
+    if shortcut is not None:
+        shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+    action.setCheckable(checkable)
+    key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+    action.setToolTip(f"{tip or text.replace('…', '')}" + (f" ({key})" if key else ""))
+    action.setStatusTip(tip or text.replace("…", ""))
+    if slot is not None:
+        (action.toggled if checkable else action.triggered).connect(slot)
+    window.addAction(action)
+    return action
+
+
+def build_actions(w) -> Actions:
+    """Actions wired to the window ``w`` (a ``MainWindow``)."""
+    stack = w.doc.undo_stack
+    undo = stack.createUndoAction(w, "Undo")
+    undo.setShortcut(QKeySequence.StandardKey.Undo)
+    undo.setIcon(icon("mdi6.undo"))
+    redo = stack.createRedoAction(w, "Redo")
+    redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+    redo.setIcon(icon("mdi6.redo"))
+    a = Actions(
+        new_project=_action(w, "&New Project…", w.new_project_dialog, QKeySequence.StandardKey.New, "mdi6.folder-plus-outline"),
+        open_project=_action(w, "&Open Project…", w.open_project_dialog, QKeySequence.StandardKey.Open, "mdi6.folder-open-outline"),
+        open_images=_action(w, "Open &Image(s)…", w.open_images_dialog, "Ctrl+I", "mdi6.file-image-plus-outline", "Add DICOM or PNG/JPEG/TIFF/BMP images"),
+        save=_action(w, "&Save", w.save, QKeySequence.StandardKey.Save, "mdi6.content-save-outline", "Save now (edits are also saved automatically)"),
+        close_project=_action(w, "&Close Project", w.close_project, QKeySequence.StandardKey.Close),
+        quit=_action(w, "&Quit", w.close, QKeySequence.StandardKey.Quit),
+        undo=undo,
+        redo=redo,
+        accept=_action(w, "&Accept Landmark", w.accept_landmark, "A", "mdi6.check-circle-outline", "Accept the selected point as it is"),
+        mark_absent=_action(w, "Mark Landmark A&bsent", w.mark_absent, ["X", "Delete"], "mdi6.eye-off-outline", "The selected landmark is not visible on this image"),
+        verify=_action(w, "&Verify Image", w.verify_image, "V", "mdi6.check-decagram", "Sign the image off: accepts its remaining predicted points"),
+        next_landmark=_action(w, "Next Landmark", lambda: w.doc.step_landmark(1), "N"),
+        prev_landmark=_action(w, "Previous Landmark", lambda: w.doc.step_landmark(-1), "Shift+N"),
+        next_image=_action(w, "Next Image", lambda: w.doc.step_image(1), "PgDown", "mdi6.chevron-right"),
+        prev_image=_action(w, "Previous Image", lambda: w.doc.step_image(-1), "PgUp", "mdi6.chevron-left"),
+        fit=_action(w, "&Fit to Window", w.viewer.fit, "F", "mdi6.fit-to-screen-outline"),
+        one_to_one=_action(w, "Actual Pixels (1:1)", w.viewer.one_to_one, "1", "mdi6.numeric-1-box-outline"),
+        zoom_in=_action(w, "Zoom In", lambda: w.viewer.zoom_by(1.25), ["+", "="], "mdi6.magnify-plus-outline"),
+        zoom_out=_action(w, "Zoom Out", lambda: w.viewer.zoom_by(0.8), "-", "mdi6.magnify-minus-outline"),
+        invert=_action(w, "&Invert", w.viewer.set_inverted, "I", "mdi6.invert-colors", checkable=True),
+        default_window=_action(w, "Default Window", lambda: w.viewer.apply_preset("default"), "W", "mdi6.contrast-box", "Back to the file's window (right-drag changes it)"),
+        heatmap_mode=_action(w, "Heatmap: Selected / All", w.toggle_heatmap_mode, "Shift+H"),
+        predict=_action(w, "&Predict Image", w.predict_current, "Ctrl+P", "mdi6.brain", "Predict the landmarks of this image in the background"),
+        predict_all=_action(w, "Predict &All Images", w.predict_all, "Ctrl+Shift+P", "mdi6.play-box-multiple-outline"),
+        cancel=_action(w, "&Cancel Prediction", w.jobs.cancel, "Esc", "mdi6.stop-circle-outline"),
+        about=_action(w, "&About Anatomark", w.about),
+    )
+    for preset in PRESETS:
+        a.presets[preset.key] = _action(w, preset.title, lambda _=False, k=preset.key: w.viewer.apply_preset(k))
+    for overlay in w.viewer.overlays:
+        action = _action(w, overlay.title, overlay.set_visible, overlay.shortcut, tip=overlay.tooltip, checkable=True)
+        action.setChecked(overlay.visible)
+        a.layers[overlay.key] = action
+    a.cancel.setEnabled(False)
+    return a
+
+
+def build_menus(w, a: Actions) -> None:
+    bar = w.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addActions([a.new_project, a.open_project, a.open_images])
+    file_menu.addSeparator()
+    file_menu.addActions([a.save, a.close_project])
+    file_menu.addSeparator()
+    file_menu.addAction(a.quit)
+    edit = bar.addMenu("&Edit")
+    edit.addActions([a.undo, a.redo])
+    edit.addSeparator()
+    edit.addActions([a.accept, a.mark_absent, a.verify])
+    edit.addSeparator()
+    edit.addActions([a.next_landmark, a.prev_landmark, a.next_image, a.prev_image])
+    view = bar.addMenu("&View")
+    view.addActions([a.fit, a.one_to_one, a.zoom_in, a.zoom_out])
+    view.addSeparator()
+    view.addActions([a.invert, a.default_window])
+    presets = view.addMenu("Window Presets")
+    presets.addActions(list(a.presets.values()))
+    view.addSeparator()
+    layers = view.addMenu("Layers")
+    layers.addActions(list(a.layers.values()))
+    layers.addSeparator()
+    layers.addAction(a.heatmap_mode)
+    view.addSeparator()
+    w.docks_menu = view.addMenu("Panels")
+    model = bar.addMenu("&Model")
+    model.addActions([a.predict, a.predict_all, a.cancel])
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(a.about)
+
+
+def build_toolbar(w, a: Actions) -> QToolBar:
+    bar = QToolBar("Main")
+    bar.setObjectName("main-toolbar")
+    bar.setMovable(False)
+    bar.setIconSize(bar.iconSize() * 1.0)
+    for group in (
+        [a.new_project, a.open_project, a.open_images, a.save],
+        [a.undo, a.redo],
+        [a.predict, a.predict_all],
+        [a.prev_image, a.next_image],
+        [a.accept, a.mark_absent, a.verify],
+        [a.fit, a.one_to_one, a.zoom_in, a.zoom_out, a.invert],
+    ):
+        bar.addActions(group)
+        bar.addSeparator()
+    # Window/level: click for the file's window, hold or use the arrow for presets.
+    presets = QMenu(w)
+    presets.addActions(list(a.presets.values()))
+    button = QToolButton()
+    button.setDefaultAction(a.default_window)
+    button.setMenu(presets)
+    button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+    bar.addWidget(button)
+    w.addToolBar(bar)
+    return bar

@@ -1,0 +1,76 @@
+"""Dialogs: they only ask; the change itself is a document method or a command (STYLE.md "Ask, then do").
+
+Error messages are one line per problem and never a traceback; the box is window-modal
+but not blocking (``open()``), so the app and tests keep running behind it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+
+from app.paths import PROJECT_SUFFIX, user_data_dir
+from core.imaging import SUPPORTED_SUFFIXES
+
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES) + ");;All files (*)"
+PROJECT_FILTER = f"Anatomark projects (*{PROJECT_SUFFIX});;All files (*)"
+
+
+class ErrorBox:
+    """At most one error box per window; a new message while it is open is appended to it."""
+
+    def __init__(self, parent: QWidget) -> None:
+        self.parent = parent
+        self.box: QMessageBox | None = None
+        self.history: list[str] = []
+
+    def show(self, message: str, title: str = "Anatomark") -> None:
+        self.history.append(message)
+        if self.box is not None and self.box.isVisible():
+            self.box.setText(self.box.text() + "\n" + message)
+            return
+        self.box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self.parent)
+        self.box.open()
+
+    def close(self) -> None:
+        if self.box is not None:
+            self.box.done(0)
+            self.box = None
+
+
+def ask_new_project(parent: QWidget, schemas: list[str]) -> tuple[Path, str] | None:
+    """(path, schema name) for a new project, or None when the user cancels."""
+    if not schemas:
+        return None
+    default = schemas.index("chest6") if "chest6" in schemas else 0
+    schema, ok = QInputDialog.getItem(parent, "New Project", "Landmark schema:", schemas, default, False)
+    if not ok:
+        return None
+    path, _ = QFileDialog.getSaveFileName(parent, "New Project", str(user_data_dir() / f"untitled{PROJECT_SUFFIX}"), PROJECT_FILTER)
+    if not path:
+        return None
+    if not path.endswith(PROJECT_SUFFIX):
+        path += PROJECT_SUFFIX
+    return Path(path), schema
+
+
+def ask_project(parent: QWidget) -> Path | None:
+    path, _ = QFileDialog.getOpenFileName(parent, "Open Project", str(user_data_dir()), PROJECT_FILTER)
+    return Path(path) if path else None
+
+
+def ask_images(parent: QWidget) -> list[Path]:
+    paths, _ = QFileDialog.getOpenFileNames(parent, "Open Images", "", IMAGE_FILTER)
+    return [Path(p) for p in paths]
+
+
+def about(parent: QWidget) -> None:
+    from core import __version__
+
+    QMessageBox.about(
+        parent,
+        "About Anatomark",
+        f"<b>Anatomark {__version__}</b><br>Anatomical landmarks on X-rays: predict, review, correct, retrain."
+        "<br><br><b>Research use, not for clinical decisions.</b><br>MIT licence.",
+    )

@@ -1,0 +1,324 @@
+"""The open project as a Qt object: selection, undo stack, autosave and past-tense signals.
+
+Views subscribe to the signals and never mutate the project themselves; every edit is a
+command (``app.commands``) that calls the ``apply_*`` methods here, which call the
+``core.project.Project`` mutators and announce what changed. Errors the user can act on
+(corrupt image, locked project, failing save) are announced with ``error_raised`` as one
+line; the window shows them in a dialog and stays usable.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from core.imaging import ImageLoadError, Radiograph, load_image
+
+AUTOSAVE_MS = 1000
+_RADIOGRAPH_CACHE = 3
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line fit for a dialog."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class ProjectDocument(QObject):
+    """One open project (or none), the current image and landmark, and the undo stack."""
+
+    project_opened = Signal()
+    project_closed = Signal()
+    images_changed = Signal()
+    image_changed = Signal(str)
+    current_image_changed = Signal(str)
+    landmark_changed = Signal(str, str)
+    current_landmark_changed = Signal(str)
+    prediction_stored = Signal(str)
+    saved = Signal(str)
+    error_raised = Signal(str)
+
+    def __init__(self, parent: QObject | None = None, autosave_ms: int = AUTOSAVE_MS) -> None:
+        super().__init__(parent)
+        self.project = None
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(500)
+        self.current_image_id: str | None = None
+        self.current_landmark: str | None = None
+        self.radiograph: Radiograph | None = None
+        self._radiographs: OrderedDict[str, Radiograph] = OrderedDict()
+        self._autosave = QTimer(self)
+        self._autosave.setSingleShot(True)
+        self._autosave.setInterval(autosave_ms)
+        self._autosave.timeout.connect(self.save)
+
+    # -- project lifecycle -------------------------------------------------------------
+
+    def open_project(self, path: str | Path, user: str | None = None, report: bool = True) -> bool:
+        """Open a project file; False (and ``error_raised`` when ``report``) when it cannot be opened.
+
+        A project another running Anatomark holds opens read-only (the store's lock).
+        """
+        from core.project import Project
+
+        try:
+            project = Project.open(Path(path), user=user)
+        except Exception as exc:  # ProjectError, OSError, h5py errors: all one line
+            if report:
+                self.error_raised.emit(f"Cannot open project {Path(path).name}: {one_line(exc)}")
+            return False
+        self._set_project(project)
+        return True
+
+    def create_project(self, path: str | Path, schema, user: str | None = None, overwrite: bool = False) -> bool:
+        """Create an empty project with ``schema``; False (and ``error_raised``) on failure."""
+        from core.project import Project
+
+        try:
+            project = Project.create(Path(path), schema, user=user, overwrite=overwrite)
+        except Exception as exc:
+            self.error_raised.emit(f"Cannot create project {Path(path).name}: {one_line(exc)}")
+            return False
+        self._set_project(project)
+        return True
+
+    def close_project(self) -> bool:
+        """Save (when writable and dirty) and close; True when nothing is left open."""
+        if self.project is None:
+            return True
+        self._autosave.stop()
+        ok = self.save() if self.is_editable() and self.project.dirty else True
+        try:
+            self.project.close()
+        except Exception as exc:
+            self.error_raised.emit(f"Closing the project failed: {one_line(exc)}")
+        self.project = None
+        self.undo_stack.clear()
+        self.current_image_id = None
+        self.current_landmark = None
+        self.radiograph = None
+        self._radiographs.clear()
+        self.project_closed.emit()
+        self.current_image_changed.emit("")
+        return ok
+
+    def _set_project(self, project) -> None:
+        if self.project is not None:
+            self.close_project()
+        self.project = project
+        self.undo_stack.clear()
+        self.project_opened.emit()
+        self.images_changed.emit()
+        first = project.images[0].id if project.images else None
+        self.select_image(first)
+
+    # -- images ---------------------------------------------------------------------
+
+    def add_images(self, paths: list[str | Path]) -> list[str]:
+        """Add image files; returns the new ids. Failures are reported together, one line each."""
+        if not self.require_editable():
+            return []
+        added, failed = [], []
+        for path in paths:
+            try:
+                radiograph = load_image(path)  # decoded once: the store and the viewer share it
+                image_id = self.project.add_image(Path(path), radiograph=radiograph).id
+            except Exception as exc:
+                failed.append(f"{Path(path).name}: {one_line(exc)}")
+                continue
+            added.append(image_id)
+            self._remember(image_id, radiograph)
+        if added:
+            self.images_changed.emit()
+            self.schedule_save()
+            self.select_image(added[0])
+        if failed:
+            self.error_raised.emit("Some images could not be added:\n" + "\n".join(failed))
+        return added
+
+    def image_ids(self) -> list[str]:
+        return [im.id for im in self.project.images] if self.project is not None else []
+
+    def image(self, image_id: str | None = None):
+        """The ``ImageRecord`` of ``image_id`` (default: the current image), or None."""
+        image_id = image_id or self.current_image_id
+        if self.project is None or image_id is None:
+            return None
+        return self.project.image(image_id)
+
+    def select_image(self, image_id: str | None) -> None:
+        """Make ``image_id`` current and load its pixels (errors: ``error_raised``, no image)."""
+        if image_id == self.current_image_id and (image_id is None or self.radiograph is not None):
+            return
+        self.current_image_id = image_id
+        self.radiograph = None
+        if image_id is not None:
+            try:
+                self.radiograph = self.load_radiograph(image_id)
+            except ImageLoadError as exc:
+                self.error_raised.emit(one_line(exc))
+        names = self.landmark_names()
+        if self.current_landmark not in names:
+            self.current_landmark = names[0] if names else None
+            self.current_landmark_changed.emit(self.current_landmark or "")
+        self.current_image_changed.emit(image_id or "")
+
+    def load_radiograph(self, image_id: str) -> Radiograph:
+        """Pixels of an image, from a small cache; raises ImageLoadError."""
+        if image_id in self._radiographs:
+            self._radiographs.move_to_end(image_id)
+            return self._radiographs[image_id]
+        radiograph = load_image(self.project.image(image_id).path)
+        self._remember(image_id, radiograph)
+        return radiograph
+
+    def _remember(self, image_id: str, radiograph: Radiograph) -> None:
+        self._radiographs[image_id] = radiograph
+        self._radiographs.move_to_end(image_id)
+        while len(self._radiographs) > _RADIOGRAPH_CACHE:
+            self._radiographs.popitem(last=False)
+
+    def loaded_radiograph(self, image_id: str) -> Radiograph | None:
+        """The decoded image when it is in the cache (no loading), else None."""
+        return self._radiographs.get(image_id)
+
+    def step_image(self, step: int) -> None:
+        ids = self.image_ids()
+        if not ids:
+            return
+        i = ids.index(self.current_image_id) if self.current_image_id in ids else -step
+        self.select_image(ids[(i + step) % len(ids)])
+
+    # -- landmarks ------------------------------------------------------------------
+
+    def landmark_names(self) -> tuple[str, ...]:
+        return tuple(self.project.schema.landmarks) if self.project is not None else ()
+
+    def record(self, image_id: str, name: str):
+        """The ``LandmarkRecord`` of one landmark on one image."""
+        return self.project.image(image_id).landmarks[name]
+
+    def select_landmark(self, name: str | None) -> None:
+        if name == self.current_landmark:
+            return
+        self.current_landmark = name
+        self.current_landmark_changed.emit(name or "")
+
+    def step_landmark(self, step: int) -> None:
+        names = self.landmark_names()
+        if not names:
+            return
+        i = names.index(self.current_landmark) if self.current_landmark in names else -step
+        self.select_landmark(names[(i + step) % len(names)])
+
+    def reveal(self, image_id: str, name: str | None = None) -> None:
+        """Show where an undo/redo acted: its image, then its landmark."""
+        if image_id != self.current_image_id:
+            self.select_image(image_id)
+        if name is not None:
+            self.select_landmark(name)
+
+    # -- edits (called by commands) ---------------------------------------------------
+
+    def is_editable(self) -> bool:
+        return self.project is not None and not self.project.read_only
+
+    def read_only_reason(self) -> str:
+        """One line saying why edits are refused (e.g. who else is editing the project)."""
+        reason = getattr(self.project, "read_only_reason", None) if self.project is not None else None
+        why = f" ({reason})" if reason else ""
+        return f"This project is open read-only{why}: edits are not allowed."
+
+    def require_editable(self) -> bool:
+        """True when edits are allowed; otherwise says why (``error_raised``)."""
+        if self.project is None:
+            self.error_raised.emit("No project is open.")
+            return False
+        if self.project.read_only:
+            self.error_raised.emit(self.read_only_reason())
+            return False
+        return True
+
+    def push(self, command: QUndoCommand) -> bool:
+        """Run ``command`` and put it on the undo stack, unless the project is read-only."""
+        if not self.require_editable():
+            return False
+        self.undo_stack.push(command)
+        return True
+
+    def apply_point(self, image_id: str, name: str, x: float, y: float):
+        record = self.project.set_point(image_id, name, float(x), float(y))
+        self._edited(image_id, name)
+        return record
+
+    def apply_state(self, image_id: str, name: str, state):
+        record = self.project.set_state(image_id, name, state)
+        self._edited(image_id, name)
+        return record
+
+    def apply_restore(self, image_id: str, name: str, record, action: str) -> None:
+        self.project.restore(image_id, name, record, action=action)
+        self._edited(image_id, name)
+
+    def apply_verified(self, image_id: str, verified: bool, by: str | None = None) -> None:
+        self.project.set_verified(image_id, bool(verified), by=by)
+        self._edited(image_id, None)
+
+    def _edited(self, image_id: str, name: str | None) -> None:
+        if name is not None:
+            self.landmark_changed.emit(image_id, name)
+        self.image_changed.emit(image_id)
+        self.schedule_save()
+
+    def store_prediction(self, image_id: str, prediction) -> list[str]:
+        """Cache a model's prediction; user edits are never overwritten (the store's rule)."""
+        if not self.is_editable() or image_id not in self.image_ids():
+            return []
+        try:
+            names = list(self.project.store_prediction(image_id, prediction))
+        except Exception as exc:
+            self.error_raised.emit(f"Storing the prediction failed: {one_line(exc)}")
+            return []
+        for name in names:
+            self.landmark_changed.emit(image_id, name)
+        self.prediction_stored.emit(image_id)
+        self.image_changed.emit(image_id)
+        self.schedule_save()
+        return names
+
+    def prediction(self, image_id: str | None = None):
+        """The cached prediction of an image (default: current), or None."""
+        image_id = image_id or self.current_image_id
+        if self.project is None or image_id is None:
+            return None
+        try:
+            return self.project.prediction(image_id)
+        except Exception as exc:
+            self.error_raised.emit(f"Cannot read the cached prediction: {one_line(exc)}")
+            return None
+
+    # -- saving ---------------------------------------------------------------------
+
+    def schedule_save(self) -> None:
+        """Autosave about a second after the last edit (a burst of edits saves once)."""
+        if self.is_editable():
+            self._autosave.start()
+
+    def save(self) -> bool:
+        """Save now (atomic in the store); False (and ``error_raised``) when it fails."""
+        self._autosave.stop()
+        if not self.is_editable():
+            return self.project is not None
+        try:
+            self.project.save()
+        except Exception as exc:
+            self.error_raised.emit(f"Saving failed, your edits are kept in memory: {one_line(exc)}")
+            return False
+        self.undo_stack.setClean()
+        self.saved.emit(str(self.project.path))
+        return True
+
+    def has_pending_save(self) -> bool:
+        return self._autosave.isActive()

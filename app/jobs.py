@@ -1,0 +1,191 @@
+"""Prediction off the UI thread: a worker in a ``QThread``, progress, cancel, a cached model.
+
+The worker loads images and runs the model; it never touches the project. Results come
+back to the UI thread as ``predicted(image_id, Prediction)`` and the window stores them
+with ``ProjectDocument.store_prediction`` (one writer, on one thread). Cancel sets a
+``threading.Event`` the worker checks between images (STYLE.md "Long-running work").
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+
+class PredictorCache:
+    """One loaded ``core.inference.Predictor``, reloaded when the model's weights file changes.
+
+    Loading takes seconds (PyTorch import, weights check), so the app keeps one; the key is
+    the weights path and its modification time, so a retrained model replaces a stale one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, int] | None = None
+        self._predictor = None
+
+    @staticmethod
+    def _key_of(model: str) -> tuple[str, int]:
+        from core.modelfile import resolve_model
+
+        path = Path(resolve_model(model))
+        return (str(path), path.stat().st_mtime_ns)
+
+    def get(self, model: str):
+        """The predictor for ``model`` (bundled name or path), loading it when needed."""
+        from core.inference import Predictor
+
+        key = self._key_of(model)
+        with self._lock:
+            if self._key != key or self._predictor is None:
+                self._predictor = Predictor(model)
+                self._key = key
+            return self._predictor
+
+    def put(self, model: str, predictor) -> None:
+        """Adopt an already loaded predictor (tests share one across the session)."""
+        with self._lock:
+            self._key = self._key_of(model)
+            self._predictor = predictor
+
+    def is_loaded(self, model: str) -> bool:
+        try:
+            return self._key == self._key_of(model) and self._predictor is not None
+        except Exception:
+            return False
+
+
+#: The process-wide cache: every job and window uses it.
+predictor_cache = PredictorCache()
+
+#: Every worker thread started, so shutdown code and tests can check none is left running.
+_threads: weakref.WeakSet = weakref.WeakSet()
+
+
+def running_threads() -> list[QThread]:
+    """Prediction threads still running (should be none once windows are closed)."""
+    return [t for t in list(_threads) if t.isRunning()]
+
+
+class PredictionWorker(QObject):
+    """Predicts ``items`` [(image_id, path or decoded Radiograph)] in order; lives in a worker thread.
+
+    A ``Radiograph`` is only read here, never changed, so sharing the viewer's copy is safe.
+    """
+
+    progress = Signal(int, int, str)
+    predicted = Signal(str, object)
+    failed = Signal(str, str)
+    finished = Signal(bool)
+
+    def __init__(self, model: str, items: list[tuple[str, object]], cancel: threading.Event, cache: PredictorCache) -> None:
+        super().__init__()
+        self.model = model
+        self.items = items
+        self.cancel = cancel
+        self.cache = cache
+
+    @Slot()
+    def run(self) -> None:
+        total = len(self.items)
+        try:
+            if not self.cache.is_loaded(self.model):
+                self.progress.emit(0, total, f"Loading model {self.model}…")
+            predictor = self.cache.get(self.model)
+        except Exception as exc:
+            self.failed.emit("", f"Cannot load model {self.model}: {_one_line(exc)}")
+            self.finished.emit(False)
+            return
+        for done, (image_id, source) in enumerate(self.items):
+            if self.cancel.is_set():
+                self.finished.emit(True)
+                return
+            name = _name(source)
+            self.progress.emit(done, total, f"Predicting {name} ({done + 1}/{total})")
+            try:
+                prediction = predictor.predict(source)
+            except Exception as exc:  # ImageLoadError and model failures alike: one line
+                self.failed.emit(image_id, f"{name}: {_one_line(exc)}")
+                continue
+            self.predicted.emit(image_id, prediction)
+        self.progress.emit(total, total, "Prediction done")
+        self.finished.emit(self.cancel.is_set())
+
+
+class PredictionJobs(QObject):
+    """Starts at most one prediction job at a time and forwards its signals."""
+
+    started = Signal(int)
+    progress = Signal(int, int, str)
+    predicted = Signal(str, object)
+    failed = Signal(str, str)
+    finished = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None, cache: PredictorCache | None = None) -> None:
+        super().__init__(parent)
+        self.cache = cache or predictor_cache
+        self._thread: QThread | None = None
+        self._worker: PredictionWorker | None = None
+        self._cancel = threading.Event()
+
+    def is_running(self) -> bool:
+        return self._thread is not None
+
+    def start(self, model: str, items: list[tuple[str, object]]) -> bool:
+        """Predict ``items`` in the background; False when a job is already running."""
+        if self._thread is not None or not items:
+            return False
+        self._cancel = threading.Event()
+        thread = QThread()
+        thread.setObjectName("anatomark-prediction")
+        worker = PredictionWorker(model, list(items), self._cancel, self.cache)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.progress.connect(self.progress)
+        worker.predicted.connect(self.predicted)
+        worker.failed.connect(self.failed)
+        worker.finished.connect(self._on_finished)
+        worker.finished.connect(thread.quit)
+        self._thread, self._worker = thread, worker
+        _threads.add(thread)
+        thread.start()
+        self.started.emit(len(items))
+        return True
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def shutdown(self, timeout_ms: int = 30000) -> None:
+        """Cancel and wait for the worker thread (window close, tests)."""
+        if self._thread is None:
+            return
+        self._cancel.set()
+        self._thread.quit()
+        self._thread.wait(timeout_ms)
+        self._cleanup()
+
+    @Slot(bool)
+    def _on_finished(self, cancelled: bool) -> None:
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait()
+        self._cleanup()
+        self.finished.emit(cancelled)
+
+    def _cleanup(self) -> None:
+        # The thread has finished (waited for): dropping the last references deletes the
+        # worker and the QThread here, on the UI thread, which is safe once it is stopped.
+        self._thread = self._worker = None
+
+
+def _name(source) -> str:
+    """File name of a path or of a Radiograph's source."""
+    path = getattr(source, "source", source)
+    return Path(path).name if path is not None else "image"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -1,0 +1,328 @@
+"""The main window: image browser, viewer, landmark and layers panels, menus, toolbar, status bar.
+
+It wires signals between the document (``app.document``), the viewer and the panels,
+turns gestures into commands (``app.commands``) and runs predictions through
+``app.jobs``. It holds no project state of its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDockWidget, QMainWindow
+
+from app import dialogs
+from app.actions import build_actions, build_menus, build_toolbar
+from app.commands import AcceptLandmark, MarkAbsent, MoveLandmark, PlaceLandmark, VerifyImage
+from app.document import ProjectDocument
+from app.jobs import PredictionJobs
+from app.panels.images import ImagesPanel
+from app.panels.landmarks import LandmarksPanel
+from app.panels.layers import LayersPanel
+from app.paths import new_project_path
+from app.status import StatusBar
+from app.theme import state_key
+from app.viewer.frame import frame_from_image
+from app.viewer.view import ImageViewer
+
+
+class MainWindow(QMainWindow):
+    #: Emitted once a predicted image is on screen (start-up benchmark, screenshots).
+    prediction_shown = Signal(str)
+
+    def __init__(self, autosave_ms: int = 1000) -> None:
+        super().__init__()
+        self.setObjectName("anatomark-main")
+        self.doc = ProjectDocument(self, autosave_ms=autosave_ms)
+        self.jobs = PredictionJobs(self)
+        self.viewer = ImageViewer()
+        self.errors = dialogs.ErrorBox(self)
+        self.setCentralWidget(self.viewer)
+        self.actions = build_actions(self)
+        build_menus(self, self.actions)
+        build_toolbar(self, self.actions)
+        self.images_panel = ImagesPanel(self.doc)
+        self.landmarks_panel = LandmarksPanel(self.doc)
+        self.landmarks_panel.add_actions([self.actions.accept, self.actions.mark_absent, self.actions.verify])
+        self.layers_panel = LayersPanel(self.viewer.overlays, self.actions.layers)
+        images = self._dock("Images", self.images_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        landmarks = self._dock("Landmarks", self.landmarks_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        layers = self._dock("Layers", self.layers_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([images, landmarks], [255, 530], Qt.Orientation.Horizontal)
+        self.resizeDocks([landmarks, layers], [430, 340], Qt.Orientation.Vertical)
+        self.status = StatusBar(self.actions.cancel)
+        self.setStatusBar(self.status)
+        self._job_errors: list[str] = []
+        self._connect()
+        self._update_title()
+        self._update_enabled()
+        self.resize(1440, 900)
+
+    def _dock(self, title: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        self.docks_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def _connect(self) -> None:
+        doc, viewer = self.doc, self.viewer
+        doc.error_raised.connect(self.show_error)
+        doc.project_opened.connect(self._on_project_changed)
+        doc.project_closed.connect(self._on_project_changed)
+        doc.project_closed.connect(self.jobs.shutdown)  # results for a closed project have nowhere to go
+        doc.current_image_changed.connect(self._show_image)
+        doc.prediction_stored.connect(self._on_prediction_stored)
+        doc.landmark_changed.connect(self._on_landmark_changed)
+        doc.current_landmark_changed.connect(self._on_current_landmark)
+        doc.image_changed.connect(lambda _id: self._update_enabled())
+        doc.saved.connect(lambda path: self.status.showMessage(f"Saved {Path(path).name}", 3000))
+        doc.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
+        viewer.point_dropped.connect(self._on_point_dropped)
+        viewer.point_dragging.connect(self.landmarks_panel.model.set_preview)
+        viewer.landmark_clicked.connect(doc.select_landmark)
+        viewer.image_clicked.connect(self._on_image_clicked)
+        viewer.cursor_moved.connect(lambda p: self.status.set_cursor(p, viewer.radiograph))
+        viewer.edit_refused.connect(lambda: self.show_error(doc.read_only_reason()))
+        viewer.dragger.can_edit = doc.is_editable
+        self.jobs.progress.connect(self.status.set_progress)
+        self.jobs.predicted.connect(doc.store_prediction)
+        self.jobs.failed.connect(lambda _id, message: self._job_errors.append(message))
+        self.jobs.finished.connect(self._on_job_finished)
+
+    # -- showing the document ---------------------------------------------------------
+
+    def _on_project_changed(self) -> None:
+        self._update_title()
+        self._update_enabled()
+        self.status.read_only.setText("READ-ONLY" if self.doc.project is not None and self.doc.project.read_only else "")
+        if self.doc.project is not None and self.doc.project.read_only:
+            self.show_error(f"{Path(self.doc.project.path).name}: {self.doc.read_only_reason()}")
+
+    def _update_title(self) -> None:
+        project = self.doc.project
+        if project is None:
+            self.setWindowTitle("Anatomark")
+            return
+        title = f"{Path(project.path).name} — Anatomark"
+        if project.read_only:
+            reason = getattr(project, "read_only_reason", None)
+            title += f"  [read-only: {reason}]" if reason else "  [read-only]"
+        elif not self.doc.undo_stack.isClean():
+            title = "• " + title
+        self.setWindowTitle(title)
+
+    def _update_enabled(self) -> None:
+        a, doc = self.actions, self.doc
+        has_project, editable = doc.project is not None, doc.is_editable()
+        image = doc.image()
+        for action in (a.save, a.close_project, a.open_images):
+            action.setEnabled(has_project or action is a.open_images)
+        for action in (a.predict, a.accept, a.mark_absent, a.verify):
+            action.setEnabled(editable and image is not None)
+        a.predict_all.setEnabled(editable and bool(doc.image_ids()))
+        a.verify.setText("Unverify Image" if image is not None and image.verified else "&Verify Image")
+        running = self.jobs.is_running()
+        a.cancel.setEnabled(running)
+        if running:
+            a.predict.setEnabled(False)
+            a.predict_all.setEnabled(False)
+
+    def _show_image(self, image_id: str) -> None:
+        radiograph = self.doc.radiograph if image_id else None
+        self.viewer.set_radiograph(radiograph)
+        self._rebuild_frame()
+        self._update_enabled()
+
+    def _rebuild_frame(self) -> None:
+        image, radiograph = self.doc.image(), self.viewer.radiograph
+        if image is None or radiograph is None:
+            self.viewer.set_frame(None)
+        else:
+            prediction = self.doc.prediction(image.id)
+            frame = frame_from_image(self.doc.project.schema, image, prediction, self.doc.current_landmark, radiograph.shape)
+            self.viewer.set_frame(frame)
+            if prediction is not None:
+                self.prediction_shown.emit(image.id)
+        self.layers_panel.refresh_availability()
+
+    def _on_prediction_stored(self, image_id: str) -> None:
+        if image_id == self.doc.current_image_id:
+            self._rebuild_frame()
+
+    def _on_landmark_changed(self, image_id: str, name: str) -> None:
+        frame = self.viewer.frame
+        if image_id == self.doc.current_image_id and frame is not None and name in frame.names:
+            self.viewer.update_point(frame.names.index(name), self.doc.record(image_id, name))
+
+    def _on_current_landmark(self, name: str) -> None:
+        self.viewer.set_selected(name or None)
+
+    # -- gestures → commands ----------------------------------------------------------
+
+    def _on_point_dropped(self, name: str, x: float, y: float) -> None:
+        image_id = self.doc.current_image_id
+        if image_id is None or not self.doc.push(MoveLandmark(self.doc, image_id, name, x, y)):
+            self._rebuild_frame()  # refused: put the point back where the store has it
+
+    def _on_image_clicked(self, x: float, y: float) -> None:
+        image_id, name = self.doc.current_image_id, self.doc.current_landmark
+        if image_id is None or name is None:
+            return
+        if state_key(self.doc.record(image_id, name).state) in ("missing", "absent"):
+            self.doc.push(PlaceLandmark(self.doc, image_id, name, x, y))
+        else:
+            self.status.showMessage(f"{name} is placed: drag it to move it, or mark it absent (X) to place it again", 4000)
+
+    def _current(self):
+        image_id, name = self.doc.current_image_id, self.doc.current_landmark
+        if image_id is None or name is None:
+            return None
+        return image_id, name, state_key(self.doc.record(image_id, name).state)
+
+    def accept_landmark(self) -> None:
+        current = self._current()
+        if current is None:
+            return
+        image_id, name, state = current
+        if state in ("missing", "absent"):
+            self.status.showMessage(f"{name} has no point to accept: click on the image to place it", 4000)
+        elif state == "verified":
+            self.status.showMessage(f"{name} is already verified", 3000)
+        elif self.doc.push(AcceptLandmark(self.doc, image_id, name)):
+            self.doc.step_landmark(1)
+
+    def mark_absent(self) -> None:
+        current = self._current()
+        if current is None:
+            return
+        image_id, name, state = current
+        if state == "absent":
+            self.status.showMessage(f"{name} is already absent: click on the image to place it", 3000)
+        else:
+            self.doc.push(MarkAbsent(self.doc, image_id, name))
+
+    def verify_image(self) -> None:
+        image = self.doc.image()
+        if image is not None:
+            self.doc.push(VerifyImage(self.doc, image.id, not image.verified))
+
+    def toggle_heatmap_mode(self) -> None:
+        combo = self.layers_panel.heatmap_mode
+        combo.setCurrentIndex(1 - combo.currentIndex())
+
+    # -- projects and files -----------------------------------------------------------
+
+    def new_project_dialog(self) -> None:
+        from core.schema import available_schemas
+
+        answer = dialogs.ask_new_project(self, available_schemas())
+        if answer is not None:  # the file dialog has asked before replacing a file
+            self.new_project(*answer, overwrite=True)
+
+    def new_project(self, path: Path, schema_name: str, images: list[Path] | None = None, overwrite: bool = False) -> bool:
+        from core.schema import SchemaError, load_schema
+
+        try:
+            schema = load_schema(schema_name)
+        except SchemaError as exc:
+            self.show_error(str(exc))
+            return False
+        if not self.doc.create_project(path, schema, overwrite=overwrite):
+            return False
+        if images:
+            self.doc.add_images(images)
+            self.doc.save()
+        return True
+
+    def open_project_dialog(self) -> None:
+        path = dialogs.ask_project(self)
+        if path is not None:
+            self.doc.open_project(path)
+
+    def open_images_dialog(self) -> None:
+        paths = dialogs.ask_images(self)
+        if paths:
+            self.open_images(paths)
+
+    def open_images(self, paths: list[Path], schema_name: str = "chest6") -> None:
+        """Add images to the open project, or to a new one in the user data folder."""
+        if self.doc.project is None or self.doc.project.read_only:
+            if not self.new_project(new_project_path(Path(paths[0]).stem), schema_name, list(paths)):
+                return
+            added = self.doc.image_ids()
+        else:
+            added = self.doc.add_images(list(paths))
+        # New images are predicted straight away, in the background: open, then correct.
+        if added and self.doc.is_editable() and self.model_name(quiet=True):
+            self._predict(added)
+
+    def save(self) -> None:
+        self.doc.save()
+
+    def close_project(self) -> None:
+        self.jobs.shutdown()
+        self.doc.close_project()
+
+    # -- prediction -------------------------------------------------------------------
+
+    def model_name(self, quiet: bool = False) -> str | None:
+        """The bundled model for the project's schema (same name), or None (with a message unless ``quiet``)."""
+        from core.resources import models_dir
+
+        name = self.doc.project.schema.name
+        if (models_dir() / f"{name}.pt").is_file():
+            return name
+        if not quiet:
+            self.show_error(f"No model for the {name!r} schema is installed; train one with anatomark train.")
+        return None
+
+    def predict_current(self) -> None:
+        image = self.doc.image()
+        if image is not None:
+            self._predict([image.id])
+
+    def predict_all(self) -> None:
+        self._predict(self.doc.image_ids())
+
+    def predict_ids(self, image_ids: list[str]) -> None:
+        """Predict these images in the background (the images stay usable meanwhile)."""
+        self._predict(image_ids)
+
+    def _predict(self, image_ids: list[str]) -> None:
+        if not image_ids or not self.doc.require_editable() or self.jobs.is_running():
+            return
+        model = self.model_name()
+        if model is None:
+            return
+        self._job_errors = []
+        # Images already decoded for the viewer go to the model as they are (no second decode).
+        items = [(i, self.doc.loaded_radiograph(i) or Path(self.doc.image(i).path)) for i in image_ids]
+        if self.jobs.start(model, items):
+            self.status.set_progress(0, len(items), "Starting prediction…")
+        self._update_enabled()
+
+    def _on_job_finished(self, cancelled: bool) -> None:
+        self.status.show_progress(False)
+        self.status.showMessage("Prediction cancelled" if cancelled else "Prediction done", 4000)
+        if self._job_errors:
+            self.show_error("Prediction failed for:\n" + "\n".join(self._job_errors))
+        self._update_enabled()
+
+    # -- misc -------------------------------------------------------------------------
+
+    def show_error(self, message: str) -> None:
+        self.status.showMessage(message.splitlines()[0], 6000)
+        self.errors.show(message)
+
+    def about(self) -> None:
+        dialogs.about(self)
+
+    def closeEvent(self, event) -> None:
+        self.jobs.shutdown()
+        self.errors.close()
+        self.doc.close_project()
+        super().closeEvent(event)

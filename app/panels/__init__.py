@@ -1,0 +1,1 @@
+"""Dockable panels: the image browser, the landmark table and the layers list."""

@@ -1,0 +1,222 @@
+"""The landmark table of the current image: state, confidence, position in px and mm, error.
+
+Error is shown when the image comes from a data set with reference positions
+(``app.ground_truth``); otherwise "—". While a point is dragged its row shows the live
+position. Below the table: the selected landmark's provenance (source, time, the
+model's original point).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPointF, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableView, QToolButton, QVBoxLayout, QWidget
+
+from app.document import ProjectDocument
+from app.ground_truth import ground_truth
+from app.overlays.landmarks import marker_path
+from app.theme import MUTED, STATE_STYLES, confidence_colour, state_key, state_style
+
+COLUMNS = ("Landmark", "State", "Conf.", "x, y (px)", "x, y (mm)", "Error")
+DASH = "—"
+
+
+def state_icon(state: str) -> QIcon:
+    style = STATE_STYLES[state]
+    pixmap = QPixmap(16, 16)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.translate(QPointF(8, 8))
+    painter.setPen(QPen(QColor(style.colour), 1.8))
+    painter.drawPath(marker_path(style.shape, 5.0))
+    painter.end()
+    return QIcon(pixmap)
+
+
+class LandmarkTableModel(QAbstractTableModel):
+    def __init__(self, doc: ProjectDocument) -> None:
+        super().__init__()
+        self.doc = doc
+        self.names: tuple[str, ...] = ()
+        self.preview: dict[str, tuple[float, float]] = {}
+        self.truth: np.ndarray | None = None
+        self._icons = {key: state_icon(key) for key in STATE_STYLES}
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        self.names = self.doc.landmark_names() if self.doc.image() is not None else ()
+        self.preview.clear()
+        image = self.doc.image()
+        self.truth = None
+        if image is not None:
+            self.truth = ground_truth(image.path, self.doc.project.schema.name, self.names)
+        self.endResetModel()
+
+    def refresh(self, name: str) -> None:
+        if name in self.names:
+            row = self.names.index(name)
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def set_preview(self, name: str, x: float, y: float) -> None:
+        self.preview[name] = (x, y)
+        self.refresh(name)
+
+    def clear_preview(self, name: str) -> None:
+        if self.preview.pop(name, None) is not None:
+            self.refresh(name)
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.names)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def position(self, row: int) -> tuple[float, float] | None:
+        name = self.names[row]
+        if name in self.preview:
+            return self.preview[name]
+        record = self.doc.image().landmarks[name]
+        return (record.x, record.y) if math.isfinite(record.x) and math.isfinite(record.y) else None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        image = self.doc.image()
+        if not index.isValid() or image is None:
+            return None
+        row, col = index.row(), index.column()
+        name = self.names[row]
+        record = image.landmarks[name]
+        state = state_key(record.state)
+        pos = self.position(row)
+        spacing = image.spacing
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return name
+            if col == 1:
+                return state
+            if col == 2:
+                return DASH if record.confidence is None else f"{record.confidence:.2f}"
+            if col == 3:
+                return DASH if pos is None else f"{pos[0]:.1f}, {pos[1]:.1f}"
+            if col == 4:
+                return DASH if pos is None or spacing is None else f"{pos[0] * spacing[0]:.1f}, {pos[1] * spacing[1]:.1f}"
+            return self._error_text(row, pos, spacing)
+        if role == Qt.ItemDataRole.DecorationRole and col == 1:
+            return self._icons.get(state)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if col == 1:
+                return QColor(state_style(state).colour)
+            if col == 2 and record.confidence is not None:
+                return QColor(confidence_colour(record.confidence))
+            if pos is None and col >= 3:
+                return QColor(MUTED)
+        if role == Qt.ItemDataRole.ToolTipRole and col == 0:
+            return self.doc.project.schema.labels[row]
+        return None
+
+    def _error_text(self, row: int, pos, spacing) -> str:
+        if self.truth is None or pos is None or not np.isfinite(self.truth[row]).all():
+            return DASH
+        dx, dy = pos[0] - self.truth[row, 0], pos[1] - self.truth[row, 1]
+        px = math.hypot(dx, dy)
+        if spacing is None:
+            return f"{px:.1f} px"
+        return f"{math.hypot(dx * spacing[0], dy * spacing[1]):.1f} mm"
+
+
+class LandmarksPanel(QWidget):
+    def __init__(self, doc: ProjectDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self._syncing = False
+        self.model = LandmarkTableModel(doc)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setStyleSheet(f"color: {MUTED}; padding: 4px 6px;")
+        self.buttons = QHBoxLayout()
+        self.buttons.setContentsMargins(4, 2, 4, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(self.buttons)
+        layout.addWidget(self.details)
+
+        self.table.selectionModel().currentRowChanged.connect(self._on_row)
+        doc.current_image_changed.connect(lambda _id: self.reload())
+        doc.project_closed.connect(self.reload)
+        doc.landmark_changed.connect(self._on_landmark_changed)
+        doc.current_landmark_changed.connect(self._show_current)
+
+    def add_actions(self, actions) -> None:
+        """Buttons for the edit actions under the table."""
+        for action in actions:
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            self.buttons.addWidget(button)
+        self.buttons.addStretch(1)
+
+    def reload(self) -> None:
+        self.model.reload()
+        self._show_current(self.doc.current_landmark or "")
+
+    def _on_landmark_changed(self, image_id: str, name: str) -> None:
+        if image_id == self.doc.current_image_id:
+            self.model.clear_preview(name)
+            self.model.refresh(name)
+            if name == self.doc.current_landmark:
+                self._update_details()
+
+    def _on_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid() and not self._syncing:
+            self.doc.select_landmark(self.model.names[current.row()])
+
+    def _show_current(self, name: str) -> None:
+        self._syncing = True
+        try:
+            if name in self.model.names:
+                row = self.model.names.index(name)
+                self.table.setCurrentIndex(self.model.index(row, 0))
+                self.table.selectRow(row)
+            else:
+                self.table.clearSelection()
+        finally:
+            self._syncing = False
+        self._update_details()
+
+    def _update_details(self) -> None:
+        image, name = self.doc.image(), self.doc.current_landmark
+        if image is None or name not in image.landmarks:
+            self.details.setText("")
+            return
+        record = image.landmarks[name]
+        label = self.doc.project.schema.labels[self.doc.landmark_names().index(name)]
+        lines = [f"<b style='color:#d7dae0'>{label}</b>"]
+        if record.source:
+            lines.append(f"placed by {record.source}, {record.updated[:19].replace('T', ' ')} UTC")
+        if record.original is not None:
+            lines.append(f"model's original point: {record.original[0]:.1f}, {record.original[1]:.1f} px")
+        self.details.setText("<br>".join(lines))

@@ -1,0 +1,102 @@
+"""Make the user guide's screenshots from the real app (run under a real X server).
+
+    xvfb-run -s "-screen 0 1600x1000x24" python3 user_guide/screenshots.py
+
+Starts the app as ``anatomark`` does on a first start (a fresh demo project in a
+temporary user data folder, predicted by the bundled model), grabs the window, then
+drags a landmark with real mouse events and grabs it again. Writes
+``user_guide/images/demo_overlays.png`` and ``user_guide/images/corrected_point.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["QT_API"] = "pyside6"
+OUT = Path(__file__).resolve().parent / "images"
+
+
+def wait(app, seconds: float) -> None:
+    end = time.time() + seconds
+    while time.time() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main() -> int:
+    home = tempfile.mkdtemp(prefix="anatomark-shots-")
+    os.environ["ANATOMARK_HOME"] = home
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    from app.demo import open_demo
+    from app.main import configure_pyqtgraph
+    from app.main_window import MainWindow
+    from app.theme import apply_dark_theme
+
+    app = QApplication(["anatomark"])
+    configure_pyqtgraph()
+    apply_dark_theme(app)
+    window = MainWindow()
+    window.setGeometry(0, 0, 1600, 1000)
+    window.show()
+    open_demo(window)
+    while window.jobs.is_running():
+        wait(app, 0.05)
+    doc, viewer = window.doc, window.viewer
+    doc.select_landmark("R_cardiophrenic")
+    window.layers_panel.heatmap_mode.setCurrentIndex(1)  # heatmaps of all landmarks
+    wait(app, 1.0)
+    OUT.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(OUT / "demo_overlays.png"))
+
+    # Correct a point the way a user does: press on its marker, drag, release.
+    name = os.environ.get("SHOT_LANDMARK", "L_cardiophrenic")
+    k = doc.landmark_names().index(name)
+    doc.select_landmark(name)
+    window.layers_panel.heatmap_mode.setCurrentIndex(0)
+    record = doc.record(doc.current_image_id, name)
+    target = (record.x + float(os.environ.get("SHOT_DX", "-95")), record.y + float(os.environ.get("SHOT_DY", "-60")))
+    viewport = viewer.graphics.viewport()
+    viewer.box.updateMatrix()
+    start = QPointF(viewer.graphics.mapFromScene(viewer.landmarks.markers[k].scenePos()))
+    end = QPointF(viewer.image_to_viewport(*target))
+
+    def send(kind, pos, button, buttons):
+        event = QMouseEvent(kind, pos, QPointF(viewport.mapToGlobal(pos.toPoint())), button, buttons, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(viewport, event)
+
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    send(QEvent.Type.MouseMove, start, none, none)
+    send(QEvent.Type.MouseButtonPress, start, left, left)
+    wait(app, 0.05)
+    for i in range(1, 21):
+        send(QEvent.Type.MouseMove, start + (end - start) * (i / 20), none, left)
+        wait(app, 0.01)
+    send(QEvent.Type.MouseButtonRelease, end, left, none)
+
+    # Narrow the window with a right-drag (left = more contrast), as a reader would.
+    right = Qt.MouseButton.RightButton
+    origin = QPointF(viewport.width() * 0.5, viewport.height() * 0.5)
+    send(QEvent.Type.MouseMove, origin, none, none)
+    send(QEvent.Type.MouseButtonPress, origin, right, right)
+    wait(app, 0.05)
+    wl = QPointF(float(os.environ.get("SHOT_WL_DX", "-150")), float(os.environ.get("SHOT_WL_DY", "60")))
+    for i in range(1, 11):
+        send(QEvent.Type.MouseMove, origin + wl * (i / 10), none, right)
+    send(QEvent.Type.MouseButtonRelease, origin + wl, right, none)
+    send(QEvent.Type.MouseMove, end + QPointF(40, 30), none, none)
+    wait(app, 1.5)  # autosave runs
+    window.grab().save(str(OUT / "corrected_point.png"))
+    print(f"wrote {OUT / 'demo_overlays.png'} and {OUT / 'corrected_point.png'}; undo says: {window.actions.undo.text()!r}")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
