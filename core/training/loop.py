@@ -168,13 +168,18 @@ def run_training(
             atomic_torch_save(checkpoint, {k: v.detach().cpu() for k, v in model.state_dict().items()})
         elapsed = time.monotonic() - started
         done = epoch + 1 - start_epoch
-        if config.max_minutes is not None and done == 1:
+        if config.max_minutes is not None and done in (1, 3):
             # Fit the schedule to the budget: the learning rate and σ then anneal
-            # fully instead of being cut off mid-cosine when time runs out.
-            fits = start_epoch + max(1, int(config.max_minutes * 60.0 / max(elapsed, 1e-6)))
-            if fits < planned:
-                planned = fits
-                total_steps = planned * steps_per_epoch
+            # fully instead of being cut off mid-cosine when time runs out. Planned
+            # after epoch 1, then again after epoch 3 from the steady epochs 2–3
+            # (the first pays for kernel selection and caches on a GPU).
+            per_epoch = elapsed if done == 1 else (elapsed - first_epoch_seconds) / 2.0
+            budget = config.max_minutes * 60.0 - (0.0 if done == 1 else elapsed)
+            fits = start_epoch + done + max(0, int(budget / max(per_epoch, 1e-6))) - (1 if done == 1 else 0)
+            planned = max(start_epoch + done, min(config.epochs, fits))
+            total_steps = planned * steps_per_epoch
+        if done == 1:
+            first_epoch_seconds = elapsed
         report = EpochReport(
             epoch=epoch + 1,
             epochs=planned,

@@ -1,0 +1,81 @@
+"""The bundled models: their files pass the safety checks and they work on real radiographs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.inference import Predictor
+from core.modelfile import list_models, load_model, resolve_model
+from core.resources import samples_dir
+from core.schema import load_schema
+from core.training.datasets import load_dataset
+
+BUNDLED = ("chest6", "ceph19")
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_model_card_says_what_it_is(name: str) -> None:
+    loaded = load_model(resolve_model(name), expected_schema=load_schema(name))
+    card = loaded.card
+    assert card["intended_use"] == "research use, not for clinical decisions"
+    assert card["training"]["global"]["data"]["n_train"] > 100
+    assert card["metrics"], "bundled models carry their measured metrics"
+    assert loaded.patch_net is not None
+
+
+@pytest.fixture(scope="module")
+def chest_predictor() -> Predictor:
+    return Predictor("chest6", "cpu")
+
+
+def test_chest_model_on_held_out_radiographs(chest_predictor: Predictor, shared_data) -> None:
+    """A handful of validation images: the model must land near the experts' points."""
+    dataset = load_dataset(shared_data / "chest_jsrt", "val")
+    samples = dataset.samples[:4]
+    errors = [np.linalg.norm(chest_predictor.predict(s.image_path).points - s.points, axis=-1) for s in samples]
+    assert float(np.mean(errors)) < 20.0  # px in the 1024² images; the full val MRE is in the model card
+
+
+def test_ceph_model_on_held_out_cephalograms(shared_data) -> None:
+    predictor = Predictor("ceph19", "cpu")
+    dataset = load_dataset(shared_data / "ceph_isbi2015", "test1")
+    samples = dataset.samples[:3]
+    errors = [np.linalg.norm(predictor.predict(s.image_path).points - s.points, axis=-1) * 0.2 for s in samples]
+    assert float(np.mean(errors)) < 3.0  # mm; the full test1 figures are in the model card
+
+
+def test_bundled_sample_dicom_is_predicted(chest_predictor: Predictor) -> None:
+    prediction = chest_predictor.predict(samples_dir() / "chest_RG1.dcm")
+    h, w = prediction.image_size
+    assert (h, w) == (1955, 1841)
+    assert np.all((prediction.points >= 0) & (prediction.points < [w, h]))
+    names = prediction.landmarks
+    right_apex, left_apex = prediction.points[names.index("R_apex")], prediction.points[names.index("L_apex")]
+    assert right_apex[0] < left_apex[0], "the patient's right lung is on the image's left"
+    right_base = prediction.points[names.index("R_costophrenic")]
+    assert right_base[1] > right_apex[1] + h / 3
+
+
+def test_models_command_lists_both(capsys) -> None:
+    assert main(["models", "--json"]) == 0
+    listed = {c["name"] for c in json.loads(capsys.readouterr().out)}
+    assert set(BUNDLED) <= listed
+    assert all("error" not in c for c in list_models())
+
+
+def test_predict_every_real_dicom(shared_data, capsys) -> None:
+    """Points for each decodable file; JPEG extended 12-bit is refused by name, exit 2."""
+    files = sorted((shared_data / "dicom").glob("RG*.dcm"))
+    assert files
+    code = main(["predict", *map(str, files), "--json"])
+    captured = capsys.readouterr()
+    results = json.loads(captured.out)
+    decoded = {r["image"].rsplit("/", 1)[-1] for r in results}
+    assert decoded == {f.name for f in files} - {"RG2_JPLY.dcm"}
+    assert all(len(r["landmarks"]) == 6 for r in results)
+    assert code == 2
+    assert captured.err.count("\n") == 1 and "1.2.840.10008.1.2.4.51" in captured.err
