@@ -32,6 +32,8 @@ from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, get_decoder, pixel_array
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from core.privacy import identifiers_in
+
 from .errors import ImageLoadError, one_line, short_reason
 from .radiograph import MAX_PIXELS, MetadataValue, Radiograph, Window, full_range_window, luminance
 from .radiograph import robust_window, window_from_bounds
@@ -57,7 +59,13 @@ _HEADER_FIELDS = {
     "manufacturer": "Manufacturer",
     "body_part": "BodyPartExamined",
     "view_position": "ViewPosition",
+    "burned_in_annotation": "BurnedInAnnotation",  # "YES": text burned into the pixels (core.privacy)
 }
+
+#: Compressed frames decoding to more than _BOMB_MIN_BYTES and more than _BOMB_RATIO
+#: times the file size are refused (lossless X-ray compression is ~2–4:1, lossy ~10–50:1).
+_BOMB_MIN_BYTES = 64 * 2**20
+_BOMB_RATIO = 200
 
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
@@ -155,7 +163,29 @@ def _check_geometry(ds: Dataset, path: Path) -> int:
         raise ImageLoadError(path, f"image is too large ({cols}×{rows} pixels; the limit is {MAX_PIXELS:,} pixels)")
     if samples not in (1, 3):
         raise ImageLoadError(path, f"unsupported Samples per Pixel: {samples} (expected 1 or 3)")
+    _check_compression_ratio(ds, path, rows * cols * samples)
     return max(n_frames, 1)
+
+
+def _check_compression_ratio(ds: Dataset, path: Path, values: int) -> None:
+    """Refuse compressed pixel data that would decode to far more than the file could hold.
+
+    A few kB of JPEG 2000 labelled 20000×20000 makes the decoder allocate ~800 MB
+    (a decompression bomb). Uncompressed data needs no check: pydicom refuses pixel
+    data shorter than declared before allocating.
+    """
+    uid = _transfer_syntax(ds)
+    if uid is None or not uid.is_compressed:
+        return
+    try:
+        bits = int(ds.get("BitsAllocated", 16) or 16)
+        file_bytes = max(path.stat().st_size, 1)
+    except Exception:
+        return
+    decoded = values * max(bits, 8) // 8
+    if decoded > _BOMB_MIN_BYTES and decoded > _BOMB_RATIO * file_bytes:
+        raise ImageLoadError(path, f"compressed pixel data would expand to {decoded / 2**20:,.0f} MB from a "
+                                   f"{file_bytes / 1024:,.0f} kB file (possible decompression bomb); refused")
 
 
 def _transfer_syntax(ds: Dataset) -> UID | None:
@@ -280,6 +310,9 @@ def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None]:
 def _header_metadata(ds: Dataset) -> dict[str, MetadataValue]:
     """Allow-listed, non-identifying header fields; empty values are left out."""
     meta: dict[str, MetadataValue] = {"format": "DICOM"}
+    # An allowed field can still repeat an identifier (test phantoms from OFFIS carry
+    # Manufacturer == InstitutionName "OFFIS"): such values are left out too.
+    identifying = {v.upper() for v in identifiers_in(ds).values()}
     uid = _transfer_syntax(ds)
     if uid is not None:
         meta["transfer_syntax"] = uid.name
@@ -289,7 +322,7 @@ def _header_metadata(ds: Dataset) -> dict[str, MetadataValue]:
             value = ds.get(keyword)
         except Exception:
             continue
-        if value is None or value == "":
+        if value is None or value == "" or str(value).strip().upper() in identifying:
             continue
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             meta[key] = int(value) if isinstance(value, int) else float(value)  # plain types, not IS/DS

@@ -99,8 +99,19 @@ def _find_image(images: Path, sample_id: str) -> Path:
     raise DatasetError(f"{images}: no image for id {sample_id!r}")
 
 
+#: Largest plausible coordinate (px); beyond it a value is an export error, not a landmark.
+MAX_COORDINATE = 1e6
+
+
 def _points(row: dict[str, str], names: list[str], prefix: str = "") -> np.ndarray:
-    return np.array([[_float(row.get(f"{prefix}{n}_x")), _float(row.get(f"{prefix}{n}_y"))] for n in names])
+    """(K, 2) points of a row; empty/unparsable cells are missing (NaN), infinite or absurd ones an error."""
+    points = np.array([[_float(row.get(f"{prefix}{n}_x")), _float(row.get(f"{prefix}{n}_y"))] for n in names])
+    bad = np.isinf(points) | (np.abs(np.nan_to_num(points)) > MAX_COORDINATE)
+    if bad.any():
+        k = int(np.argwhere(bad)[0][0])
+        raise DatasetError(f"row {row.get('id')!r}: landmark {prefix}{names[k]} has an impossible coordinate "
+                           f"({points[k].tolist()}); expected pixels below {MAX_COORDINATE:.0e}")
+    return points
 
 
 def _spacing(row: dict[str, str]) -> tuple[float, float] | None:
