@@ -15,7 +15,8 @@ import threading
 from pathlib import Path
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("predict", "evaluate", "train", "models")
+SUBCOMMANDS = ("predict", "evaluate", "train", "models", "project", "adopt", "export")
+PROJECT_COMMANDS = ("project", "adopt")  # and predict/train/models with --project: core.cli_project
 
 
 class CliError(Exception):
@@ -250,6 +251,14 @@ def main(argv: list[str] | None = None) -> int:
         from app.main import main as app_main
 
         return app_main(argv)
+    if argv[0] == "export":  # core.cli_exchange: anatomark export --project P --format F --out PATH
+        from core.cli_exchange import main as exchange_main
+
+        return exchange_main(argv, _expected_errors())
+    if argv[0] in PROJECT_COMMANDS or any(a == "--project" or a.startswith("--project=") for a in argv[1:]):
+        from core.cli_project import main as project_main
+
+        return project_main(argv, _expected_errors())
     args = build_parser().parse_args(argv)
     if args.command is None:
         build_parser().print_help()

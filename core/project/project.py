@@ -185,6 +185,8 @@ class Project:
             raise
         project = cls(path, contents.schema, user, lock=lock, read_only_reason=reason, lock_holder=holder)
         project._attrs = {k: contents.attrs[k] for k in ("project_id", "created", "revision")}
+        if "learning" in contents.attrs:  # the learning loop's settings (core.learning); absent in older files
+            project._attrs["learning"] = str(contents.attrs["learning"])
         project._strings = contents.strings
         project._log = CorrectionLog(contents.strings, contents.schema.landmarks, contents.log_rows)
         project._images = {im.id: im for im in contents.images}
@@ -232,6 +234,26 @@ class Project:
         self.image(image_id)
         return self._predictions.get(
             image_id, lambda i: read_prediction_arrays(self.path, i, self._attrs["project_id"]))
+
+    @property
+    def learning(self) -> dict:
+        """The learning loop's record (``core.learning``): locked validation ids, current model version.
+
+        A copy; change it with :meth:`set_learning`. Stored as the JSON file
+        attribute ``learning``; ``{}`` in projects that never trained.
+        """
+        try:
+            record = json.loads(self._attrs.get("learning") or "{}")
+        except ValueError:  # damaged attribute: start afresh rather than refuse the project
+            return {}
+        return record if isinstance(record, dict) else {}
+
+    def set_learning(self, record: dict, note: str | None = None) -> None:
+        """Replace the learning record (saved with the next :meth:`save`); logged as ``learning``."""
+        self._check_writable()
+        self._attrs["learning"] = json.dumps(record, sort_keys=True)
+        self._log.append(utc_now(), self.user, "learning", note=note)
+        self.dirty = True
 
     def log(self, image_id: str | None = None) -> list[dict]:
         """The correction log, oldest first (optionally one image's rows); see ``CorrectionLog.entries``."""

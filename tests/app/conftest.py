@@ -89,10 +89,14 @@ def make_window(qtbot, predictor):
         return window
 
     yield make
+    leaked_training = 0
     for window in windows:
+        leaked_training += window.training.is_running()
+        window.training.run.shutdown()  # else closing asks "stop training?" and would block
         window.close()
         window.deleteLater()
     QApplication.processEvents()
+    assert not leaked_training, "test left a training subprocess running"
 
 
 def wait_predictions(qtbot, window, timeout: int = 30000) -> None:

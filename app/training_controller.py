@@ -1,0 +1,253 @@
+"""Wires retraining into the window: the Train panel, the training subprocess, the report,
+adopting or restoring a version, and which model the window predicts with.
+
+The project stays open and editable while the subprocess trains (it reads the saved file);
+nothing changes for the window until the user adopts a version from the report or the
+versions dialog. Adopting calls ``core.learning.adopt`` on the window's open project (the
+window holds the project's lock, so ``anatomark adopt`` could not write it), points the
+window's predictions at the adopted model file (the predictor cache reloads when the path
+changes) and re-predicts the unreviewed images in the background.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMessageBox
+
+from app.panels.train import TrainPanel
+from app.training import TrainingRun, training_set_size
+from app.training_dialogs import ReportDialog, VersionsDialog
+
+
+class TrainingController(QObject):
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.doc = window.doc
+        self.run = TrainingRun(self)
+        self.panel = TrainPanel()
+        #: ``(project) -> [version rows]`` and ``(project, version, force) -> dict``: the engine's
+        #: registry, in this process (tests replace them).
+        self.list_fn = list_versions
+        self.adopt_fn = adopt_version
+        #: The adopted model file of the open project, or None for the bundled model.
+        self.model_path: str | None = None
+        self.report: ReportDialog | None = None
+        self.versions: VersionsDialog | None = None
+        self._last_error = ""
+        self.panel.start_requested.connect(self.start)
+        self.panel.cancel_requested.connect(self.cancel)
+        self.run.started.connect(self.panel.on_started)
+        self.run.epoch.connect(self.panel.on_epoch)
+        self.run.failed.connect(self._on_failed)
+        self.run.finished.connect(self._on_finished)
+        for signal in (self.doc.project_opened, self.doc.images_changed, self.doc.image_changed):
+            signal.connect(self._refresh_data)
+        self.doc.project_opened.connect(self._on_project_opened)
+        self.doc.project_closed.connect(self._on_project_closed)
+        self._refresh_data()
+        QTimer.singleShot(300, self.panel.refresh_devices)  # imports PyTorch: after the window shows
+
+    # -- starting and stopping --------------------------------------------------------
+
+    def is_running(self) -> bool:
+        return self.run.is_running()
+
+    def start(self, options) -> bool:
+        """Save the project and start training on it in a subprocess (False: refused, says why)."""
+        doc = self.doc
+        if self.run.is_running():
+            self.window.status.showMessage("Training is already running", 3000)
+            return False
+        if not doc.require_editable():
+            return False
+        try:  # the trainer opens the project read-only: choose the locked validation subset here, once
+            from core.learning import locked_validation
+
+            locked_validation(doc.project)
+        except Exception:
+            pass  # no reviewed images yet: the trainer says so
+        if not doc.save():
+            return False
+        self._last_error = ""
+        options = replace(options, project=str(Path(doc.project.path)))
+        if not self.run.start(options):
+            return False
+        self.panel.set_running(True)
+        self.panel.reset_curves()
+        self.panel.status.setText("Starting the trainer…")
+        self.panel.progress.setRange(0, 0)
+        self.window.status.showMessage("Training started: keep reviewing meanwhile", 4000)
+        self.window.update_training_actions()
+        return True
+
+    def cancel(self) -> None:
+        if self.run.is_running():
+            self.panel.status.setText("Stopping…")
+            self.run.cancel()
+
+    def confirm_close(self) -> bool:
+        """When training runs, ask whether to stop it; True when the window may close."""
+        if not self.run.is_running():
+            return True
+        answer = QMessageBox.question(self.window, "Training is running",
+                                      "Training is still running. Stop it and quit?\n\nThe current model stays as it is.",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        self.run.shutdown()
+        return True
+
+    def shutdown(self) -> None:
+        self.run.shutdown()
+        for dialog in (self.report, self.versions):
+            if dialog is not None:
+                dialog.done(0)
+
+    def _on_failed(self, message: str) -> None:
+        self._last_error = message
+        self.window.show_error(f"Training failed: {message}")
+
+    def _on_finished(self, status: str) -> None:
+        self.panel.on_finished(status, self._last_error)
+        self.window.update_training_actions()
+        if status == "cancelled":
+            self.window.status.showMessage("Training cancelled: the current model is unchanged", 5000)
+        elif status == "done" and self.run.result is not None:
+            self.show_report(self.run.result)
+
+    # -- report, adopt, versions ------------------------------------------------------
+
+    def show_report(self, result: dict) -> ReportDialog:
+        """The before/after report, window-modal but not blocking; adopting happens on accept."""
+        if self.report is not None:
+            self.report.done(0)
+        result = dict(result)
+        result["worse_images"] = [self._named(entry) for entry in result.get("worse_images") or []]
+        self.report = ReportDialog(result, self.window)
+        self.report.accepted.connect(lambda r=self.report: self.adopt(r.result.get("version"), r.decision == "force",
+                                                                      r.result.get("model_path")))
+        self.report.open()
+        return self.report
+
+    def adopt(self, version: str | None, force: bool = False, model_path: str | None = None) -> bool:
+        """Make ``version`` the project's current model, predict with it and re-predict unreviewed images."""
+        doc = self.doc
+        if not version or not doc.require_editable():
+            return False
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # both models are measured on the validation images
+        try:
+            result = self.adopt_fn(doc.project, version, force) or {}
+            doc.save()
+            path = result.get("model_path") or model_path or current_model_path(doc.project)
+        except Exception as exc:  # AdoptionRefused, RegistryError, model file errors: one line
+            self.window.show_error(f"{version} was not adopted: {' '.join(str(exc).split())}")
+            return False
+        finally:
+            QGuiApplication.restoreOverrideCursor()
+        self.model_path = path
+        self.panel.status.setText(f"Using {version}")
+        self.window.status.showMessage(f"Adopted {version}: unreviewed images are re-predicted with it", 5000)
+        self.window.predict_ids(unreviewed_ids(doc.project))
+        self._refresh_versions()
+        return True
+
+    def _named(self, entry):
+        """A worse image's entry with its file name (the engine reports image ids)."""
+        if isinstance(entry, dict) and "name" not in entry and self.doc.project is not None:
+            try:
+                entry = dict(entry, name=Path(self.doc.image(entry.get("id")).path).name)
+            except Exception:
+                pass
+        return entry
+
+    def list_versions(self) -> list[dict]:
+        return self.list_fn(self.doc.project)
+
+    def show_versions(self) -> VersionsDialog | None:
+        if self.doc.project is None:
+            self.window.show_error("No project is open.")
+            return None
+        try:
+            listing = self.list_versions()
+        except Exception as exc:
+            self.window.show_error(f"Cannot list the model versions: {exc}")
+            return None
+        if self.versions is not None:
+            self.versions.done(0)
+        self.versions = VersionsDialog(listing, self.window)
+        self.versions.accepted.connect(lambda d=self.versions: self.adopt(d.chosen, force=True, model_path=d.chosen_path))
+        self.versions.open()
+        return self.versions
+
+    # -- the project's model --------------------------------------------------------------
+
+    def _on_project_opened(self) -> None:
+        self.model_path = current_model_path(self.doc.project)
+        self._refresh_versions()
+
+    def _refresh_versions(self) -> None:
+        try:
+            rows = self.list_versions() if self.doc.project is not None else []
+        except Exception:
+            rows = []
+        self.panel.set_versions([r["version"] for r in rows if not r.get("current") and r.get("version") != "v0"])
+
+    def _on_project_closed(self) -> None:
+        self.run.shutdown()
+        self.model_path = None
+        self._refresh_data()
+
+    def _refresh_data(self, *_args) -> None:
+        self.panel.set_training_data(*training_set_size(self.doc.project))
+
+
+def current_model_path(project) -> str | None:
+    """The project's adopted model file from the engine's registry; None means the bundled model."""
+    try:
+        from core.learning import ModelRegistry
+        from core.learning.finetune import current_version
+
+        registry = ModelRegistry(project.path, project.schema.name)
+        version = current_version(project, registry)
+        if version is None or version == "v0":
+            return None
+        return str(registry.path(version))
+    except Exception:
+        return None
+
+
+def list_versions(project) -> list[dict]:
+    """The project's model versions as ``anatomark models --project P --json`` lists them."""
+    from core.learning import ModelRegistry
+    from core.learning.finetune import current_version
+
+    registry = ModelRegistry(project.path, project.schema.name)
+    current = current_version(project, registry)
+    rows = []
+    for version in registry.versions():
+        card = registry.card(version)
+        val = (card.get("metrics") or {}).get("validation") or {}
+        rows.append({"version": version, "current": version == current, "parent": card.get("parent_version"),
+                     "path": str(registry.path(version)), "date": card.get("date"), "title": card.get("title", ""),
+                     "val_mre_px": (val.get("after") or {}).get("mre_px"), "adoptable": val.get("adoptable")})
+    return rows
+
+
+def adopt_version(project, version: str, force: bool) -> dict:
+    """``core.learning.adopt`` without its re-prediction (the window re-predicts in the background)."""
+    from core.learning import adopt
+
+    return adopt(project, version, force=force, device="cpu", predict=False)
+
+
+def unreviewed_ids(project) -> list[str]:
+    try:
+        from core.learning import is_reviewed
+    except Exception:
+        return []
+    return [image.id for image in project.images if not is_reviewed(image)]

@@ -1,0 +1,257 @@
+"""The project subcommands of ``anatomark`` (the learning loop, issue 4), without Qt.
+
+    anatomark project new P --schema NAME
+    anatomark project add P IMAGE…
+    anatomark project import P --dataset DIR [--split S] [--state corrected|predicted]
+    anatomark predict --project P [--all]
+    anatomark train --project P [--from current|scratch|VERSION] [--epochs N] [--max-minutes M]
+                    [--device auto|cpu|cuda|mps] [--json]
+    anatomark models --project P [--json]
+    anatomark adopt --project P VERSION [--force]
+
+``core.cli.main`` sends ``project``, ``adopt`` and ``predict``/``train``/``models``
+with ``--project`` here. Expected failures: one line on stderr, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+EXIT_USAGE = 2
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, allow_nan=False), flush=True)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _open(path: str):
+    from core.project import Project, ProjectError
+
+    project = Project.open(path)
+    if project.read_only:
+        project.close()
+        raise ProjectError(f"{path}: {project.read_only_reason}; close it there first")
+    return project
+
+
+def cmd_project_new(args: argparse.Namespace) -> int:
+    from core.project import Project
+
+    Project.create(args.project, args.schema).close()
+    print(f"created {args.project} (schema {args.schema})")
+    return 0
+
+
+def cmd_project_add(args: argparse.Namespace) -> int:
+    with _open(args.project) as project:
+        for image in args.images:
+            project.add_image(image)
+        project.save()
+        print(f"{len(args.images)} image(s) added; the project has {len(project.images)}")
+    return 0
+
+
+def cmd_project_import(args: argparse.Namespace) -> int:
+    """A dataset folder's images with its ground truth as CORRECTED (or PREDICTED, ``dataset:<name>``) landmarks."""
+    from dataclasses import replace
+
+    from core.imaging import load_image
+    from core.project import LandmarkRecord, LandmarkState
+    from core.project.records import utc_now
+    from core.training.datasets import load_dataset
+
+    if args.file:  # landmarks from an exchange file: core.cli_exchange
+        from core.cli_exchange import cmd_project_import_file
+
+        return cmd_project_import_file(args)
+    with _open(args.project) as project:
+        dataset = load_dataset(args.dataset, args.split, schema=None)
+        if dataset.schema.landmarks != project.schema.landmarks:
+            raise ValueError(f"{args.dataset}: landmarks of schema {dataset.schema.name!r}, "
+                             f"the project is {project.schema.name!r}")
+        samples = dataset.samples[: args.limit] if args.limit else dataset.samples
+        names = project.schema.landmarks
+        for sample in samples:
+            radiograph = load_image(sample.image_path)
+            if radiograph.spacing is None and sample.spacing is not None:
+                radiograph = replace(radiograph, spacing=tuple(sample.spacing))
+            image = project.add_image(sample.image_path, radiograph)
+            for k, name in enumerate(names):
+                x, y = sample.points[k]
+                if not (x == x and y == y):
+                    continue
+                if args.state == "corrected":
+                    project.set_point(image.id, name, float(x), float(y))
+                else:
+                    now = utc_now()
+                    record = LandmarkRecord(float(x), float(y), LandmarkState.PREDICTED, f"model:dataset:{dataset.name}", now)
+                    project.restore(image.id, name, record, action="import")
+        project.save()
+        print(f"{len(samples)} image(s) imported from {args.dataset} as {args.state}; the project has {len(project.images)}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from core.learning import repredict
+
+    with _open(args.project) as project:
+        done = repredict(project, all_images=args.all, device=args.device)
+        print(f"{done} image(s) predicted")
+    return 0
+
+
+def _brief(summary: dict) -> dict:
+    return {k: summary.get(k) for k in ("mre_px", "mre_mm", "sdr", "per_landmark")} if summary else {}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from core.learning import RetrainSettings, retrain
+    from core.training.loop import TrainingCancelled
+
+    settings = RetrainSettings(start=args.start, epochs=args.epochs, max_minutes=args.max_minutes, device=args.device)
+    cancel = threading.Event()
+
+    def progress(event: dict) -> None:
+        if args.json:
+            if event["event"] != "evaluate":
+                _print_json(event)
+        elif event["event"] == "start":
+            print(f"training on {event['device']} ({event['reason']}): {event['n_train']} images, "
+                  f"validation {event['n_val']} ({event['validation']})", flush=True)
+        elif event["event"] == "epoch":
+            print(f"[{event['stage']}] epoch {event['epoch']}/{event['epochs']} loss {event['train_loss']:.3f} "
+                  f"({event['seconds']:.0f} s)", flush=True)
+
+    from core.project import Project
+
+    # Read-only is fine: training only reads the project (the app holds its lock while a
+    # subprocess trains) and publishes into the registry folder beside it.
+    # SIGTERM (the app's cancel) sets the cancel flag: the run stops after the current step,
+    # cleans up its work folder and publishes nothing.
+    previous = signal.signal(signal.SIGTERM, lambda *_: cancel.set()) if _main_thread() else None
+    try:
+        with Project.open(args.project) as project:
+            result = retrain(project, settings, progress, cancel)
+    except (KeyboardInterrupt, TrainingCancelled):
+        print("anatomark: training cancelled; nothing was published", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if args.json:
+        _print_json({"event": "done", "version": result.version, "model_path": str(result.model_path),
+                     "parent": result.parent, "before": _brief(result.before), "after": _brief(result.after),
+                     "worse_images": result.worse, "adoptable": result.adoptable, "seconds": round(result.seconds, 1),
+                     "validation": result.validation})
+        return 0
+    before = result.before.get("mre_px")
+    print(f"{result.version} written to {result.model_path} in {result.seconds:.0f} s")
+    print(f"validation MRE: {before:.2f} px → {result.after['mre_px']:.2f} px" if before is not None
+          else f"validation MRE: {result.after['mre_px']:.2f} px")
+    print("adoptable: run `anatomark adopt --project P " + result.version + "`" if result.adoptable
+          else "worse than the current model: not adoptable (adopt --force to use it anyway)")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from core.learning import ModelRegistry
+    from core.learning.finetune import current_version
+    from core.project import Project
+
+    with Project.open(args.project, read_only=True) as project:
+        registry = ModelRegistry(project.path, project.schema.name)
+        current = current_version(project, registry)
+        rows = []
+        for version in registry.versions():
+            card = registry.card(version)
+            val = (card.get("metrics") or {}).get("validation") or {}
+            rows.append({"version": version, "current": version == current, "parent": card.get("parent_version"),
+                         "path": str(registry.path(version)), "date": card.get("date"), "title": card.get("title", ""),
+                         "val_mre_px": (val.get("after") or {}).get("mre_px"), "adoptable": val.get("adoptable")})
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        mre = f"val MRE {r['val_mre_px']:.2f} px" if r["val_mre_px"] is not None else ""
+        print(f"{'*' if r['current'] else ' '} {r['version']:<5} parent {r['parent'] or '-':<5} {mre}  {r['title']}")
+    return 0
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    from core.learning import adopt
+
+    with _open(args.project) as project:
+        result = adopt(project, args.version, force=args.force, device=args.device)
+    print(f"{result['version']} adopted (was {result['previous']}); {result['repredicted']} image(s) re-predicted")
+    return 0
+
+
+def build_parser(command: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="anatomark")
+    sub = parser.add_subparsers(dest="command", required=True)
+    if command == "project":
+        pp = sub.add_parser("project", help="make and fill a project").add_subparsers(dest="action", required=True)
+        n = pp.add_parser("new", help="a new, empty project")
+        n.add_argument("project")
+        n.add_argument("--schema", required=True)
+        n.set_defaults(func=cmd_project_new)
+        a = pp.add_parser("add", help="add images (no landmarks yet)")
+        a.add_argument("project")
+        a.add_argument("images", nargs="+")
+        a.set_defaults(func=cmd_project_add)
+        i = pp.add_parser("import", help="images and ground truth of a dataset folder, or landmarks from a file")
+        i.add_argument("project")
+        source = i.add_mutually_exclusive_group(required=True)
+        source.add_argument("--dataset", help="a dataset folder: its images and ground truth")
+        source.add_argument("--file", help="landmarks for the project's images from a file (core.cli_exchange)")
+        i.add_argument("--format", choices=("csv", "coco", "labelme", "isbi"), help="the --file's format")
+        i.add_argument("--keep-states", action="store_true", help="--file: keep the file's landmark states")
+        i.add_argument("--split", default=None)
+        i.add_argument("--state", choices=("corrected", "predicted"), default="corrected")
+        i.add_argument("--limit", type=int, default=None, help="first N images only")
+        i.set_defaults(func=cmd_project_import)
+    p = sub.add_parser("predict")
+    p.add_argument("--project", required=True)
+    p.add_argument("--all", action="store_true", help="every image, not only the unreviewed ones")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_predict)
+    t = sub.add_parser("train")
+    t.add_argument("--project", required=True)
+    t.add_argument("--from", dest="start", default="current", help="current, scratch or a version (v0, v2…)")
+    t.add_argument("--epochs", type=int, default=None)
+    t.add_argument("--max-minutes", type=float, default=None)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--json", action="store_true", help="JSON lines: start, epoch…, done")
+    t.set_defaults(func=cmd_train)
+    m = sub.add_parser("models")
+    m.add_argument("--project", required=True)
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models)
+    d = sub.add_parser("adopt")
+    d.add_argument("--project", required=True)
+    d.add_argument("version")
+    d.add_argument("--force", action="store_true", help="adopt even when worse (restore an earlier version)")
+    d.add_argument("--device", default="cpu")
+    d.set_defaults(func=cmd_adopt)
+    return parser
+
+
+def main(argv: list[str], expected: tuple[type[BaseException], ...]) -> int:
+    from core.learning import RegistryError
+    from core.project import ProjectError
+
+    args = build_parser(argv[0]).parse_args(argv)
+    try:
+        return args.func(args)
+    except (*expected, ProjectError, RegistryError) as exc:
+        text = str(exc) if not isinstance(exc, KeyError) else str(exc.args[0] if exc.args else exc)
+        print(f"anatomark: {' '.join(text.split()) or exc.__class__.__name__}", file=sys.stderr)
+        return EXIT_USAGE

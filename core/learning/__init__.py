@@ -1,0 +1,33 @@
+"""The learning loop: corrections become training data, retraining, model versions (issue 4).
+
+Modules, one concern each:
+
+- ``selection``: which images train (provenance) and the locked validation subset.
+- ``registry``: model versions ``v0`` (bundled), ``v1``… in ``<project>.models/``.
+- ``guard``: the L2-SP penalty toward the parent weights (against forgetting).
+- ``validation``: a model's metrics on the locked validation subset.
+- ``finetune``: one retraining run → a new published version with its card.
+- ``adoption``: adopt (never worse unless forced), restore, re-predict.
+
+No Qt here; long work takes a ``progress`` callback and a ``cancel`` event.
+See ``user_guide/retraining.md`` and ``docs/adr/0004-model-registry.md``.
+"""
+
+from core.learning.adoption import AdoptionRefused, adopt, repredict
+from core.learning.finetune import RetrainResult, RetrainSettings, retrain
+from core.learning.registry import ModelRegistry, RegistryError
+from core.learning.selection import is_reviewed, locked_validation, training_split
+
+__all__ = [
+    "AdoptionRefused",
+    "ModelRegistry",
+    "RegistryError",
+    "RetrainResult",
+    "RetrainSettings",
+    "adopt",
+    "is_reviewed",
+    "locked_validation",
+    "repredict",
+    "retrain",
+    "training_split",
+]

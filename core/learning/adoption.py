@@ -1,0 +1,86 @@
+"""Adopting a version (never a worse one unless forced), restoring one, and re-predicting."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from core.learning.registry import ModelRegistry, RegistryError
+from core.learning.selection import is_reviewed, training_split
+from core.learning.validation import evaluate_model
+from core.project import Project
+
+__all__ = ["AdoptionRefused", "adopt", "repredict"]
+
+
+class AdoptionRefused(RegistryError):
+    """The version is worse than the current one on the locked validation subset."""
+
+
+def adopt(project: Project, version: str, force: bool = False, device: str = "cpu",
+          predict: bool = True, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Make ``version`` the project's current model; returns ``{version, previous, before, after, repredicted}``.
+
+    Both models are measured on the locked validation subset now (a few
+    images): a version with a higher MRE is refused (AdoptionRefused) unless
+    ``force`` (that is how an earlier version is restored on purpose). On
+    adoption the project records it and saves, and unreviewed images are
+    re-predicted with it (``predict``).
+    """
+    from core.learning.finetune import current_version
+
+    registry = ModelRegistry(project.path, project.schema.name)
+    path = registry.path(version)
+    previous = current_version(project, registry)
+    before = after = None
+    if previous != version:
+        _, val = training_split(project)
+        names = project.schema.landmarks
+        if val and previous is not None:
+            before = evaluate_model(registry.path(previous), val, names, device)["mre_px"]
+            after = evaluate_model(path, val, names, device)["mre_px"]
+            if not force and after > before:
+                raise AdoptionRefused(f"{version} is worse than the current {previous} on the locked validation "
+                                      f"subset ({after:.2f} px vs {before:.2f} px MRE); not adopted "
+                                      f"(use --force to restore it anyway)")
+        elif not force:  # no locked subset yet: the run's own verdict against the same parent
+            verdict = (registry.card(version).get("metrics") or {}).get("validation") or {}
+            if verdict.get("before_version") == previous and verdict.get("adoptable") is False:
+                raise AdoptionRefused(f"{version} was worse than {previous} when it was trained; not adopted "
+                                      f"(use --force to adopt it anyway)")
+    record = project.learning
+    record["current"] = version
+    project.set_learning(record, note=f"adopt {version} (was {previous}){' forced' if force else ''}")
+    project.save()
+    repredicted = repredict(project, device=device, progress=progress) if predict else 0
+    return {"version": version, "previous": previous, "before_mre_px": before, "after_mre_px": after,
+            "model_path": str(path), "repredicted": repredicted}
+
+
+def repredict(project: Project, all_images: bool = False, device: str = "cpu",
+              progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None) -> int:
+    """Predict unreviewed images (or all) with the current version and store the predictions; saves.
+
+    ``Project.store_prediction`` never moves a corrected, verified or absent
+    landmark, nor any landmark of a signed-off image; reviewed images only get
+    the new prediction cached (the viewer shows its distance to the user's points).
+    Returns the number of images predicted.
+    """
+    from core.inference import Predictor
+    from core.learning.finetune import current_version
+
+    registry = ModelRegistry(project.path, project.schema.name)
+    version = current_version(project, registry)
+    if version is None:
+        raise RegistryError("the project has no model yet: train with --from scratch")
+    predictor = Predictor(registry.path(version), device)
+    todo = [im for im in project.images if all_images or not is_reviewed(im)]
+    for i, image in enumerate(todo):
+        if cancel is not None and cancel.is_set():
+            break
+        project.store_prediction(image.id, predictor.predict(image.path))
+        if progress is not None:
+            progress(i + 1, len(todo))
+    if project.dirty:
+        project.save()
+    return len(todo)

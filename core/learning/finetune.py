@@ -1,0 +1,264 @@
+"""One retraining run: reviewed images → a new model version with a before/after report.
+
+Fine-tuning (the default) starts from the project's current version, trains
+the global stage and the patch stage for a few epochs at a low learning rate
+with the L2-SP penalty toward the parent (``guard``), and publishes the result
+as the next version in the registry, whose card carries the parent, the
+training images by hash, the settings, the device, the duration and the
+before/after metrics on the locked validation subset. Nothing is adopted
+here (``adoption.adopt`` does that, on the user's say-so).
+
+Checkpoint selection inside the run uses the *training* images (no
+augmentation), never the locked validation subset, so the before/after
+comparison stays an honest one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from core.atomic import atomic_write_text
+from core.learning.guard import DEFAULT_ALPHA, AnchoredStage
+from core.learning.registry import BUNDLED, ModelRegistry, RegistryError
+from core.learning.selection import training_split
+from core.learning.validation import compact, evaluate_model, worse_images
+from core.modelfile import INTENDED_USE, combined_state_dict, load_model, read_card, schema_hash
+from core.project import Project
+from core.training.loop import EpochReport, TrainingCancelled, TrainingDiverged, run_training
+from core.training.recipes import RECIPES, Recipe
+from core.training.samplers import cache_images
+from core.training.stage_runner import build_stage_model
+from core.training.stages import GlobalStage, PatchStage
+
+__all__ = ["FINE_TUNE_EPOCHS", "RetrainResult", "RetrainSettings", "current_version", "retrain"]
+
+# Measured on the 2-core CPU (tests/bench/bench_loop.py, user_guide/retraining.md):
+# 20 ceph images, both stages, well under the 5-minute target.
+FINE_TUNE_EPOCHS = {"global": 6, "patch": 6}
+FINE_TUNE_LR = 3e-4
+
+
+@dataclass
+class RetrainSettings:
+    """``start``: ``current``, ``scratch`` or a version (``v0``, ``v3``…). ``epochs`` per stage
+    (default: ``FINE_TUNE_EPOCHS``, or the recipe's when from scratch); ``max_minutes`` for the
+    whole run, split evenly between the stages; ``alpha``: L2-SP strength (0 = plain fine-tuning)."""
+
+    start: str = "current"
+    epochs: int | None = None
+    max_minutes: float | None = None
+    device: str = "auto"
+    stages: tuple[str, ...] = ("global", "patch")
+    lr: float | None = None
+    alpha: float = DEFAULT_ALPHA
+    batch_size: int | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["stages"] = list(self.stages)
+        return d
+
+
+@dataclass
+class RetrainResult:
+    version: str
+    model_path: Path
+    parent: str | None
+    before: dict
+    after: dict
+    adoptable: bool
+    worse: list[dict]
+    device: str
+    device_reason: str
+    seconds: float
+    stopped: dict = field(default_factory=dict)  # stage → "completed" / "time budget"
+    validation: str = "locked"  # or "training images" while no subset is locked yet
+
+
+def current_version(project: Project, registry: ModelRegistry) -> str | None:
+    """The version the project uses: recorded, else ``v0`` (bundled) when there is one, else None."""
+    current = project.learning.get("current")
+    if current:
+        return current
+    return BUNDLED if BUNDLED in registry.versions() else None
+
+
+def _recipe(schema_name: str) -> Recipe:
+    """The schema's recipe; other schemas train with the ceph19 settings (a generic small model)."""
+    if schema_name in RECIPES:
+        return RECIPES[schema_name]
+    return replace(RECIPES["ceph19"], name=schema_name, schema=schema_name, val_holdout=0)
+
+
+def _base_card(project: Project, recipe: Recipe, global_net, patch_net) -> dict:
+    schema = project.schema
+    return {
+        "name": recipe.name,
+        "schema": {"name": schema.name, "hash": schema_hash(schema), "content": schema.to_dict()},
+        "inference": dict(recipe.inference),
+        "evaluation": dict(recipe.evaluation),
+        "intended_use": INTENDED_USE,
+        "licence": "weights: research use only",
+    }
+
+
+def retrain(
+    project: Project,
+    settings: RetrainSettings | None = None,
+    progress: Callable[[dict], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> RetrainResult:
+    """Train a new version from the project's reviewed images and publish it (not adopted).
+
+    ``progress`` receives JSON-ready dicts: ``{"event": "start", device, reason, …}``,
+    ``{"event": "epoch", "stage", **EpochReport}`` and ``{"event": "evaluate", …}``.
+    Raises RegistryError (nothing to train on, unknown version), DeviceError,
+    TrainingDiverged (NaN/inf loss; nothing published) or TrainingCancelled
+    (nothing published; the project and current model untouched).
+    """
+    from core.training.devices import select_device
+
+    settings = settings or RetrainSettings()
+    emit = progress or (lambda event: None)
+    t0 = time.monotonic()
+    registry = ModelRegistry(project.path, project.schema.name)
+    current = current_version(project, registry)
+    train, val = training_split(project)
+    if project.dirty and not project.read_only:
+        project.save()  # the locked validation subset is recorded before any training
+    if not train:
+        raise RegistryError("no reviewed images to train on: correct or verify every landmark of some images first")
+    validation = "locked"
+    if not val:
+        val, validation = train, "training images"
+    if settings.start == "current":
+        if current is None:
+            raise RegistryError("the project has no model yet: train with --from scratch")
+        parent = current
+    elif settings.start == "scratch":
+        parent = None
+    else:
+        registry.path(settings.start)
+        parent = settings.start
+    device, reason = select_device(settings.device)
+    recipe = _recipe(project.schema.name)
+    names = project.schema.landmarks
+    emit({"event": "start", "device": str(device), "reason": reason, "parent": parent, "current": current,
+          "n_train": len(train), "n_val": len(val), "validation": validation, "settings": settings.to_dict()})
+
+    if parent is not None:
+        loaded = load_model(registry.path(parent), "cpu", expected_schema=project.schema)
+        global_net, patch_net = loaded.global_net, loaded.patch_net
+        card = {k: v for k, v in loaded.card.items() if k not in ("metrics", "training", "weights_sha256", "format_version")}
+    else:
+        torch.manual_seed(settings.seed)
+        adjacency = project.schema.normalized_adjacency().tolist()
+        global_net = build_stage_model(recipe, "global", len(names), adjacency)
+        patch_net = build_stage_model(recipe, "patch", len(names), adjacency)
+        card = _base_card(project, recipe, global_net, patch_net)
+
+    before = compact(evaluate_model(registry.path(current), val, names, "cpu", cancel)) if current else None
+    if cancel is not None and cancel.is_set():
+        raise TrainingCancelled("training cancelled before it started")
+    stages = [s for s in settings.stages if s == "global" or patch_net is not None]
+    fine = patch_net.config.fine_scale if patch_net is not None and "patch" in stages else None
+    items = cache_images(train, tuple(global_net.config.input_size), fine)
+    work = registry.root / f".work-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}"
+    work.mkdir(parents=True, exist_ok=True)
+    stopped, histories = {}, {}
+    try:
+        for stage in stages:
+            base = recipe.global_train if stage == "global" else recipe.patch_train
+            epochs = settings.epochs or (FINE_TUNE_EPOCHS[stage] if parent else base.epochs)
+            config = replace(
+                base,
+                epochs=int(epochs),
+                lr=settings.lr or (FINE_TUNE_LR if parent else base.lr),
+                weight_decay=0.0 if parent and settings.alpha > 0 else base.weight_decay,
+                max_minutes=settings.max_minutes / len(stages) if settings.max_minutes else None,
+                batch_size=settings.batch_size or (1 if device.type == "cpu" else 4),
+                seed=settings.seed,
+            )
+            model = global_net if stage == "global" else patch_net
+            if stage == "global":
+                runner = GlobalStage(model, project.schema, items, items, config, device)
+            else:
+                runner = PatchStage(model, items, items, config, device)
+            if parent is not None and settings.alpha > 0:
+                runner = AnchoredStage(runner, settings.alpha)
+
+            def report(r: EpochReport, stage: str = stage) -> None:
+                emit({"event": "epoch", "stage": stage, **r.to_dict()})
+
+            checkpoint = work / f"{stage}.pt"
+            try:
+                result = run_training(runner, config, checkpoint, device, progress=report, cancel=cancel, resume=False)
+            except TrainingDiverged as exc:
+                raise TrainingDiverged(f"{exc} in the {stage} stage; nothing was published. Try a lower "
+                                       f"learning rate or fewer epochs, or check the corrected points") from exc
+            if result.stopped == "cancelled":
+                raise TrainingCancelled("training cancelled; nothing was published")
+            stopped[stage], histories[stage] = result.stopped, result.history
+            if checkpoint.exists():
+                model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+            model.to("cpu").eval()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    seconds_training = time.monotonic() - t0
+    card.update({
+        "parent_version": parent,
+        "title": f"{recipe.name} retrained on {len(train)} reviewed images of {project.path.name}",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "architecture": {"family": "unet-gnn-patch" if patch_net is not None else "unet-gnn",
+                         "global": global_net.config.to_dict(),
+                         "patch": patch_net.config.to_dict() if patch_net is not None else None},
+        "input_size": list(global_net.config.input_size),
+        "training": {
+            "project": str(project.path),
+            "project_id": project._attrs.get("project_id"),
+            "images": [{"id": s.id, "sha256": project.image(s.id).sha256} for s in train],
+            "validation_ids": [s.id for s in val],
+            "validation": validation,
+            "settings": settings.to_dict(),
+            "device": str(device),
+            "device_reason": reason,
+            "threads": torch.get_num_threads(),
+            "stopped": stopped,
+            "history": histories,
+        },
+        "metrics": {},
+    })
+    outcome: dict = {}
+
+    def evaluate(version: str, tmp_model: Path) -> None:
+        emit({"event": "evaluate", "version": version, "n_val": len(val)})
+        after = compact(evaluate_model(tmp_model, val, names, "cpu"))
+        worse = worse_images(before, after) if before else []
+        adoptable = before is None or (after["mre_px"] is not None and after["mre_px"] <= before["mre_px"])
+        seconds = time.monotonic() - t0
+        tmp_card = read_card(tmp_model)
+        tmp_card["training"]["seconds"] = round(seconds, 1)
+        tmp_card["training"]["seconds_training"] = round(seconds_training, 1)
+        tmp_card["metrics"] = {"validation": {"before": before, "after": after, "before_version": current,
+                                             "worse_images": worse, "adoptable": adoptable}}
+        import json
+
+        atomic_write_text(tmp_model.with_suffix(".json"), json.dumps(tmp_card, indent=1) + "\n")
+        outcome.update(after=after, worse=worse, adoptable=adoptable, seconds=seconds)
+
+    version, model_path = registry.publish(combined_state_dict(global_net, patch_net), card, evaluate)
+    return RetrainResult(
+        version=version, model_path=model_path, parent=parent, before=before or {}, after=outcome["after"],
+        adoptable=outcome["adoptable"], worse=outcome["worse"], device=str(device), device_reason=reason,
+        seconds=outcome["seconds"], stopped=stopped, validation=validation,
+    )

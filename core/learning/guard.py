@@ -1,0 +1,50 @@
+"""Guard against forgetting: an L2-SP penalty pulling the weights toward the parent model's.
+
+L2-SP (Li, Grandvalet & Davoine, 2018): ``loss + alpha/2 · Σ (θ − θ_parent)²``
+replaces weight decay toward zero while fine-tuning on a handful of corrected
+images, so the network moves only as far as the new data asks. Cheaper than
+EWC (no Fisher pass over data the user no longer has) and than replay (the
+bundled model's training images may not be on the user's machine).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["AnchoredStage", "DEFAULT_ALPHA"]
+
+DEFAULT_ALPHA = 1e-2
+
+
+class AnchoredStage:
+    """Wrap a training stage (``GlobalStage``/``PatchStage``) and add the L2-SP penalty to its loss."""
+
+    def __init__(self, inner, alpha: float = DEFAULT_ALPHA) -> None:
+        self.inner = inner
+        self.model = inner.model
+        self.alpha = float(alpha)
+        self._anchor = {n: p.detach().clone() for n, p in self.model.named_parameters()}
+
+    def n_items(self) -> int:
+        return self.inner.n_items()
+
+    def penalty(self) -> torch.Tensor:
+        """Σ (θ − θ_parent)² over every parameter (the anchor follows the model to its device)."""
+        total = None
+        for name, p in self.model.named_parameters():
+            anchor = self._anchor[name]
+            if anchor.device != p.device:
+                anchor = self._anchor[name] = anchor.to(p.device)
+            term = (p - anchor).pow(2).sum()
+            total = term if total is None else total + term
+        return total if total is not None else torch.zeros(())
+
+    def step(self, indices: list[int], rng: np.random.Generator, progress: float) -> torch.Tensor:
+        loss = self.inner.step(indices, rng, progress)
+        if self.alpha > 0:
+            loss = loss + 0.5 * self.alpha * self.penalty()
+        return loss
+
+    def validate(self) -> float:
+        return self.inner.validate()

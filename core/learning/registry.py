@@ -1,0 +1,127 @@
+"""Model versions of a project, in a folder beside it: ``<project>.models/vN/model.pt`` + ``model.json``.
+
+``v0`` is the bundled model of the project's schema (when there is one); every
+retraining run publishes the next ``vN``. A version is built in a hidden
+temporary folder and renamed into place in one ``os.rename``, so a reader
+never sees a half-written version; a crash leaves only a ``.tmp-*`` folder,
+removed on the next publish. Versions are never overwritten or deleted here.
+The project file records which version is current (``Project.learning["current"]``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from core.modelfile import ModelFileError, read_card, resolve_model, save_model
+
+__all__ = ["BUNDLED", "ModelRegistry", "RegistryError", "registry_dir"]
+
+BUNDLED = "v0"
+_VERSION = re.compile(r"^v(\d+)$")
+
+
+class RegistryError(ValueError):
+    """A version that does not exist or cannot be published; one human line."""
+
+
+def registry_dir(project_path: str | os.PathLike[str]) -> Path:
+    """``study.anatomark`` → ``study.anatomark.models``."""
+    p = Path(os.path.abspath(os.fspath(project_path)))
+    return p.with_name(p.name + ".models")
+
+
+class ModelRegistry:
+    """The versions of one project's models. ``schema``: the project's schema name (for ``v0``)."""
+
+    def __init__(self, project_path: str | os.PathLike[str], schema: str) -> None:
+        self.root = registry_dir(project_path)
+        self.schema = schema
+
+    def _bundled(self) -> Path | None:
+        try:
+            return resolve_model(self.schema)
+        except ModelFileError:
+            return None
+
+    def versions(self) -> list[str]:
+        """Published versions, oldest first (``v0`` first when a bundled model exists)."""
+        found = []
+        if self.root.is_dir():
+            for entry in self.root.iterdir():
+                m = _VERSION.match(entry.name)
+                if m and (entry / "model.pt").exists() and (entry / "model.json").exists():
+                    found.append(int(m.group(1)))
+        names = [f"v{n}" for n in sorted(found)]
+        return ([BUNDLED] if self._bundled() is not None else []) + names
+
+    def path(self, version: str) -> Path:
+        """The model file (``.pt``) of a version; RegistryError when there is none."""
+        if version == BUNDLED:
+            bundled = self._bundled()
+            if bundled is None:
+                raise RegistryError(f"no bundled model for schema {self.schema!r}: train --from scratch first")
+            return bundled
+        if not _VERSION.match(version or ""):
+            raise RegistryError(f"{version!r} is not a version name (v0, v1, …)")
+        pt = self.root / version / "model.pt"
+        if not (pt.exists() and pt.with_suffix(".json").exists()):
+            known = ", ".join(self.versions()) or "none"
+            raise RegistryError(f"no model version {version} (versions: {known})")
+        return pt
+
+    def card(self, version: str) -> dict:
+        return read_card(self.path(version))
+
+    def next_version(self) -> str:
+        numbers = [int(v[1:]) for v in self.versions()]
+        return f"v{max(numbers, default=0) + 1}"
+
+    def publish(self, state_dict: dict[str, torch.Tensor], card: dict,
+                before_commit: Callable[[str, Path], None] | None = None) -> tuple[str, Path]:
+        """Write a new version atomically; returns (version, model path). ``card['version']`` is set here.
+
+        ``before_commit(version, tmp_model_path)`` runs on the complete but not
+        yet visible model (to evaluate it and record metrics in its card); an
+        exception there publishes nothing.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        for leftover in self.root.glob(".tmp-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for _ in range(5):  # another process may publish the same number at the same moment
+            version = self.next_version()
+            tmp = self.root / f".tmp-{version}-{os.getpid()}"
+            tmp.mkdir()
+            try:
+                save_model(tmp / "model.pt", state_dict, dict(card, version=version))
+                if before_commit is not None:
+                    before_commit(version, tmp / "model.pt")
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            try:
+                os.rename(tmp, self.root / version)  # fails when the target exists: never overwrites
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+                continue
+            _fsync_dir(self.root)
+            return version, self.root / version / "model.pt"
+        raise RegistryError(f"{self.root}: could not publish a new version (the folder keeps changing)")
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,184 @@
+"""Training from the GUI, with a fake trainer subprocess in place of the engine: the window
+stays editable while it trains, the curves follow the JSON lines, cancel ends the process
+and leaves the project and the current model alone; the report adopts only when asked."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from core.project import LandmarkState
+
+FAKE_TRAINER = textwrap.dedent('''
+    """A stand-in for `anatomark train --project P --json`: realistic JSON lines, SIGTERM honoured."""
+    import json, os, signal, sys, time
+    args = sys.argv[1:]
+    project, epochs, delay = args[0], int(args[1]), float(args[2])
+    def stop(*_):
+        sys.stderr.write("stopped by request\\n")
+        os._exit(143)
+    signal.signal(signal.SIGTERM, stop)
+    def say(**event):
+        print(json.dumps(event), flush=True)
+    say(event="start", device="cpu", reason="cpu: fake trainer (2 threads)")
+    start = time.time()
+    step = 0
+    for stage in ("global", "patch"):
+        for epoch in range(1, epochs + 1):
+            time.sleep(delay)
+            step += 1
+            elapsed = time.time() - start
+            say(event="epoch", stage=stage, epoch=epoch, epochs=epochs, train_loss=1.0 / step, val_mre_px=9.0 - 0.3 * step,
+                best_mre_px=9.0 - 0.3 * step, lr=1e-4, seconds=delay, elapsed=elapsed,
+                eta_seconds=delay * (2 * epochs - step))
+    versions = os.path.join(os.path.dirname(project), "versions")
+    os.makedirs(versions, exist_ok=True)
+    path = os.path.join(versions, "v2.pt")
+    with open(path + ".tmp", "wb") as f:
+        f.write(b"weights")
+    os.replace(path + ".tmp", path)
+    per = lambda base: [{"name": n, "mre_px": base + i} for i, n in enumerate(["R_apex", "L_apex"])]
+    say(event="done", version="v2", model_path=path,
+        before={"mre_px": 9.0, "mre_mm": None, "sdr": {"6": 60.0}, "sdr_unit": "px", "per_landmark": per(9.0)},
+        after={"mre_px": 7.5, "mre_mm": None, "sdr": {"6": 70.0}, "sdr_unit": "px", "per_landmark": per(7.5)},
+        adoptable=os.environ.get("FAKE_ADOPTABLE", "1") == "1", worse_images=["JPCLN001.png"])
+''')
+
+
+def _fake(tmp_path: Path, epochs: int, delay: float):
+    script = tmp_path / "fake_trainer.py"
+    script.write_text(FAKE_TRAINER)
+    return lambda options: [sys.executable, str(script), options.project, str(epochs), str(delay)]
+
+
+def _png_window(make_window, qtbot, jsrt_png, wait_for_predictions):
+    window = make_window()
+    window.open_images([jsrt_png])
+    wait_for_predictions(qtbot, window)
+    qtbot.waitUntil(lambda: window.viewer.frame is not None and window.viewer.frame.prediction is not None)
+    return window
+
+
+def test_train_while_editing_then_cancel(make_window, qtbot, jsrt_png, tmp_path, mouse_for, marker_pos, wait_for_predictions):
+    window = _png_window(make_window, qtbot, jsrt_png, wait_for_predictions)
+    doc, panel, training = window.doc, window.training.panel, window.training
+    training.run.command_factory = _fake(tmp_path, epochs=50, delay=0.08)
+    project_dir = Path(doc.project.path).parent
+    model_before = window.model_name()
+    image_id = doc.current_image_id
+
+    window.actions.train.trigger()
+    assert window.train_dock.isVisible()
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert training.is_running()
+    assert not panel.start_button.isEnabled() and panel.cancel_button.isEnabled()
+    assert not window.actions.train.isEnabled()
+    qtbot.waitUntil(lambda: len(panel.steps) >= 2, timeout=10000)
+    assert "fake trainer" in panel.status.text() or "epoch" in panel.status.text()
+
+    # Keep correcting points with the mouse while it trains; the curves keep growing.
+    mouse = mouse_for(window)
+    for name, (dx, dy) in (("R_apex", (30.0, 20.0)), ("L_apex", (-25.0, 15.0))):
+        k = doc.landmark_names().index(name)
+        before = doc.record(image_id, name)
+        seen = len(panel.steps)
+        mouse.drag(marker_pos(window, k), window.viewer.image_to_viewport(before.x + dx, before.y + dy))
+        after = doc.record(image_id, name)
+        assert after.state == LandmarkState.CORRECTED and after.original == (before.x, before.y)
+        qtbot.waitUntil(lambda s=seen: len(panel.steps) > s, timeout=5000)
+    xs, ys = panel.loss_curve.getData()
+    assert len(xs) == len(panel.steps) >= 3 and ys[-1] < ys[0]
+    assert len(panel.mre_curve.getData()[0]) == len(panel.steps)
+    assert panel.progress.value() > 0 and "ETA" in panel.eta.text()
+    assert training.is_running(), "the fake run takes 8 s: still going"
+    edits = {n: doc.record(image_id, n) for n in ("R_apex", "L_apex")}
+
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not training.is_running(), timeout=8000)
+    assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert "Cancelled" in panel.status.text()
+    assert window.actions.train.isEnabled()
+    # Untouched: no version published, the same model predicts, the edits are all there.
+    assert not (project_dir / "versions").exists()
+    assert window.model_name() == model_before and training.model_path is None
+    assert training.report is None
+    qtbot.waitUntil(lambda: not doc.project.dirty, timeout=5000)
+    for name, record in edits.items():
+        assert doc.record(image_id, name) == record
+    assert window.errors.history == []
+    # Undo still works on the edits made during training.
+    window.actions.undo.trigger()
+    assert doc.record(image_id, "L_apex").state == LandmarkState.PREDICTED
+
+
+def test_finished_run_shows_report_and_adopts_on_request(make_window, qtbot, jsrt_png, tmp_path, wait_for_predictions, monkeypatch):
+    window = _png_window(make_window, qtbot, jsrt_png, wait_for_predictions)
+    training = window.training
+    training.run.command_factory = _fake(tmp_path, epochs=2, delay=0.02)
+    calls = []
+    model_path = Path(window.doc.project.path).parent / "versions" / "v2.pt"
+    training.adopt_fn = lambda project, version, force: calls.append((version, force)) or {"model_path": str(model_path)}
+    training.list_fn = lambda project: []
+    repredicted = []
+    monkeypatch.setattr(window, "predict_ids", repredicted.append)
+    monkeypatch.setenv("FAKE_ADOPTABLE", "0")  # the run is worse: adopting needs an explicit "anyway"
+    qtbot.mouseClick(training.panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: training.report is not None and training.report.isVisible(), timeout=10000)
+    report = training.report
+    assert len(training.panel.steps) == 4
+    assert report.summary.item(0, 1).text() == "9.00" and report.summary.item(0, 2).text() == "7.50"
+    assert report.landmarks.rowCount() == 2 and report.worse.item(0).text() == "JPCLN001.png"
+    assert not report.adopt_button.isEnabled() and "Disabled" in report.adopt_button.toolTip()
+    assert calls == []
+    report.force.setChecked(True)
+    assert report.adopt_button.isEnabled()
+    qtbot.mouseClick(report.adopt_button, Qt.MouseButton.LeftButton)
+    assert calls == [("v2", True)]
+    assert window.model_name() == str(model_path)  # new predictions use the adopted model
+    assert repredicted == [window.doc.image_ids()], "unreviewed images are re-predicted with it"
+
+
+def test_versions_dialog_restores_an_earlier_version(make_window, qtbot, tmp_path):
+    window = make_window()
+    window.new_project(tmp_path / "p.anatomark", "chest6")
+    listing = [  # as `anatomark models --project P --json` lists them
+        {"version": "v1", "current": False, "parent": "v0", "date": "2026-11-20T10:00:00", "path": str(tmp_path / "v1.pt"), "val_mre_px": 8.0},
+        {"version": "v2", "current": True, "parent": "v1", "date": "2026-11-22T10:00:00", "path": str(tmp_path / "v2.pt"), "val_mre_px": 7.0},
+    ]
+    (tmp_path / "v1.pt").write_bytes(b"w")
+    calls = []
+    window.training.list_fn = lambda project: listing
+    window.training.adopt_fn = lambda project, version, force: calls.append((version, force)) or {}
+    dialog = window.training.show_versions()
+    assert dialog.table.rowCount() == 2 and dialog.table.item(1, 1).text() == "current"
+    assert not dialog.restore_button.isEnabled()
+    dialog.table.selectRow(1)
+    assert not dialog.restore_button.isEnabled(), "the current version cannot be restored"
+    dialog.table.selectRow(0)
+    qtbot.mouseClick(dialog.restore_button, Qt.MouseButton.LeftButton)
+    assert calls == [("v1", True)], "restoring an earlier version is an explicit, forced adoption"
+    assert window.training.model_path == str(tmp_path / "v1.pt")
+
+
+def test_closing_while_training_asks_first(make_window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    window = make_window()
+    window.new_project(tmp_path / "p.anatomark", "chest6")
+    training = window.training
+    training.run.command_factory = _fake(tmp_path, epochs=100, delay=0.1)
+    assert training.start(training.panel.options(""))
+    qtbot.waitUntil(lambda: len(training.panel.steps) >= 1, timeout=10000)
+    answers = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
+    answers.append(QMessageBox.StandardButton.No)
+    window.close()
+    assert window.isVisible() and training.is_running(), "No: the window stays and training goes on"
+    answers.append(QMessageBox.StandardButton.Yes)
+    window.close()
+    assert not window.isVisible() and not training.is_running()
+    assert training.run.process is None, "the trainer was stopped and waited for"
+    assert not (tmp_path / "versions").exists()
