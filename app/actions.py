@@ -50,6 +50,9 @@ class Actions:
     predict: QAction
     predict_all: QAction
     cancel: QAction
+    train: QAction
+    versions: QAction
+    cancel_training: QAction
     about: QAction
     presets: dict[str, QAction] = field(default_factory=dict)
     layers: dict[str, QAction] = field(default_factory=dict)
@@ -107,6 +110,9 @@ def build_actions(w) -> Actions:
         predict=_action(w, "&Predict Image", w.predict_current, "Ctrl+P", "mdi6.brain", "Predict the landmarks of this image in the background"),
         predict_all=_action(w, "Predict &All Images", w.predict_all, "Ctrl+Shift+P", "mdi6.play-box-multiple-outline"),
         cancel=_action(w, "&Cancel Prediction", w.jobs.cancel, "Esc", "mdi6.stop-circle-outline"),
+        train=_action(w, "&Train Model…", w.show_train_panel, "Ctrl+T", "mdi6.school-outline", "Retrain the model on the reviewed images (in the background)"),
+        versions=_action(w, "Model &Versions…", lambda: w.training.show_versions(), None, "mdi6.history", "Adopted and earlier model versions; restore one"),
+        cancel_training=_action(w, "Cancel Training", lambda: w.training.cancel(), None, "mdi6.stop-circle-outline"),
         about=_action(w, "&About Anatomark", w.about),
     )
     for preset in PRESETS:
@@ -148,6 +154,8 @@ def build_menus(w, a: Actions) -> None:
     w.docks_menu = view.addMenu("Panels")
     model = bar.addMenu("&Model")
     model.addActions([a.predict, a.predict_all, a.cancel])
+    model.addSeparator()
+    model.addActions([a.train, a.cancel_training, a.versions])
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(a.about)
 
@@ -160,7 +168,7 @@ def build_toolbar(w, a: Actions) -> QToolBar:
     for group in (
         [a.new_project, a.open_project, a.open_images, a.save],
         [a.undo, a.redo],
-        [a.predict, a.predict_all],
+        [a.predict, a.predict_all, a.train],
         [a.prev_image, a.next_image],
         [a.accept, a.mark_absent, a.verify],
         [a.fit, a.one_to_one, a.zoom_in, a.zoom_out, a.invert],

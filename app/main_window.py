@@ -20,9 +20,11 @@ from app.jobs import PredictionJobs
 from app.panels.images import ImagesPanel
 from app.panels.landmarks import LandmarksPanel
 from app.panels.layers import LayersPanel
+from app.panels.measurements import MeasurementsPanel
 from app.paths import new_project_path
 from app.status import StatusBar
 from app.theme import state_key
+from app.training_controller import TrainingController
 from app.viewer.frame import frame_from_image
 from app.viewer.view import ImageViewer
 
@@ -36,6 +38,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("anatomark-main")
         self.doc = ProjectDocument(self, autosave_ms=autosave_ms)
         self.jobs = PredictionJobs(self)
+        self.training = TrainingController(self)
         self.viewer = ImageViewer()
         self.errors = dialogs.ErrorBox(self)
         self.setCentralWidget(self.viewer)
@@ -47,8 +50,14 @@ class MainWindow(QMainWindow):
         self.landmarks_panel.add_actions([self.actions.accept, self.actions.mark_absent, self.actions.verify])
         self.layers_panel = LayersPanel(self.viewer.overlays, self.actions.layers)
         images = self._dock("Images", self.images_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
-        landmarks = self._dock("Landmarks", self.landmarks_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        landmarks = self.landmarks_dock = self._dock("Landmarks", self.landmarks_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         layers = self._dock("Layers", self.layers_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.train_dock = self._dock("Train", self.training.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(layers, self.train_dock)
+        self.measurements_panel = MeasurementsPanel(self.doc)
+        self.measurements_dock = self._dock("Measurements", self.measurements_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(layers, self.measurements_dock)
+        layers.raise_()
         self.resizeDocks([images, landmarks], [255, 530], Qt.Orientation.Horizontal)
         self.resizeDocks([landmarks, layers], [430, 340], Qt.Orientation.Vertical)
         self.status = StatusBar(self.actions.cancel)
@@ -83,6 +92,7 @@ class MainWindow(QMainWindow):
         doc.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
         viewer.point_dropped.connect(self._on_point_dropped)
         viewer.point_dragging.connect(self.landmarks_panel.model.set_preview)
+        viewer.point_dragging.connect(self.measurements_panel.set_preview)
         viewer.landmark_clicked.connect(doc.select_landmark)
         viewer.image_clicked.connect(self._on_image_clicked)
         viewer.cursor_moved.connect(lambda p: self.status.set_cursor(p, viewer.radiograph))
@@ -125,11 +135,25 @@ class MainWindow(QMainWindow):
             action.setEnabled(editable and image is not None)
         a.predict_all.setEnabled(editable and bool(doc.image_ids()))
         a.verify.setText("Unverify Image" if image is not None and image.verified else "&Verify Image")
+        self.update_training_actions()
         running = self.jobs.is_running()
         a.cancel.setEnabled(running)
         if running:
             a.predict.setEnabled(False)
             a.predict_all.setEnabled(False)
+
+    def update_training_actions(self) -> None:
+        a, editable = self.actions, self.doc.is_editable()
+        a.train.setEnabled(editable and not self.training.is_running())
+        a.versions.setEnabled(self.doc.project is not None)
+        a.cancel_training.setEnabled(self.training.is_running())
+
+    def show_train_panel(self) -> None:
+        self.train_dock.show()
+        self.train_dock.raise_()
+        if self.train_dock.height() < 500:  # room for the curves, taken from the landmark table
+            total = self.landmarks_dock.height() + self.train_dock.height()
+            self.resizeDocks([self.landmarks_dock, self.train_dock], [max(220, total - 520), 520], Qt.Orientation.Vertical)
 
     def _show_image(self, image_id: str) -> None:
         radiograph = self.doc.radiograph if image_id else None
@@ -270,9 +294,13 @@ class MainWindow(QMainWindow):
     # -- prediction -------------------------------------------------------------------
 
     def model_name(self, quiet: bool = False) -> str | None:
-        """The bundled model for the project's schema (same name), or None (with a message unless ``quiet``)."""
+        """The project's adopted model file, else the bundled model for its schema (same name), or
+        None (with a message unless ``quiet``)."""
         from core.resources import models_dir
 
+        adopted = self.training.model_path
+        if adopted and Path(adopted).is_file():
+            return adopted
         name = self.doc.project.schema.name
         if (models_dir() / f"{name}.pt").is_file():
             return name
@@ -322,6 +350,10 @@ class MainWindow(QMainWindow):
         dialogs.about(self)
 
     def closeEvent(self, event) -> None:
+        if not self.training.confirm_close():
+            event.ignore()
+            return
+        self.training.shutdown()
         self.jobs.shutdown()
         self.errors.close()
         self.doc.close_project()

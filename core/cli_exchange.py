@@ -1,0 +1,71 @@
+"""``anatomark export`` and ``anatomark project import P --file F --format FMT``, without Qt.
+
+    anatomark export --project P --format csv|coco|labelme|isbi|dicom-sr --out PATH [--include-identifiers]
+    anatomark project import P --file PATH --format csv|coco|labelme|isbi [--state corrected|predicted] [--keep-states]
+
+``--out`` is a file for csv and coco, a folder for labelme, isbi and dicom-sr.
+The ``project import`` parser lives in ``core.cli_project`` (it also takes
+``--dataset``); it hands ``--file`` imports to :func:`cmd_project_import_file`.
+Expected failures print one line on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.exchange import EXPORT_FORMATS, IMPORT_FORMATS, ExchangeError
+
+EXIT_USAGE = 2
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from core.exchange import export_project
+    from core.project import Project
+
+    with Project.open(args.project, read_only=True) as project:
+        written = export_project(project, args.format, args.out, include_identifiers=args.include_identifiers)
+        skipped = len(project.images) - len(written) if args.format in ("labelme", "isbi", "dicom-sr") else 0
+    where = written[0] if len(written) == 1 else f"{len(written)} files in {args.out}"
+    note = f" ({skipped} image(s) without every landmark skipped)" if skipped else ""
+    print(f"exported {args.format} to {where}{note}")
+    return 0
+
+
+def cmd_project_import_file(args: argparse.Namespace) -> int:
+    """``project import P --file F --format FMT``: landmarks from a file into the project's images."""
+    from core.cli_project import _open
+    from core.exchange import import_file
+
+    if not args.format:
+        raise ExchangeError(f"--file needs --format ({', '.join(IMPORT_FORMATS)})")
+    state = "file" if getattr(args, "keep_states", False) else args.state
+    with _open(args.project) as project:
+        result = import_file(project, args.file, args.format, state=state)
+        project.save()
+    print(result.summary())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="anatomark")
+    sub = parser.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("export", help="write a project's landmarks in an exchange format")
+    e.add_argument("--project", required=True)
+    e.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    e.add_argument("--out", required=True, help="a file (csv, coco) or a folder (labelme, isbi, dicom-sr)")
+    e.add_argument("--include-identifiers", action="store_true",
+                   help="dicom-sr: copy the patient/study attributes of the source image (default: pseudonyms)")
+    e.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str], expected: tuple[type[BaseException], ...]) -> int:
+    from core.project import ProjectError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (*expected, ExchangeError, ProjectError) as exc:
+        print(f"anatomark: {' '.join(str(exc).split()) or exc.__class__.__name__}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,78 @@
+"""Generic landmark CSV: one row per image.
+
+Columns: ``id`` (the image's file name), ``<name>_x, <name>_y`` for every
+landmark in schema order (image px, empty without a position), then
+``<name>_state`` (``predicted``, ``corrected``, ``verified``, ``absent``,
+``missing``). On import the state columns are optional, unknown columns are an
+error (usually a schema mismatch), and ``id`` may also be a file stem or a
+project image id.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+from core.exchange.common import ExchangeError, ImportedImage, check_state, image_rows, number, read_text
+
+
+def _fmt(v: float) -> str:
+    return "" if not math.isfinite(v) else repr(float(v))
+
+
+def export(project, out: Path) -> list[Path]:
+    names = project.schema.landmarks
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["id", *[f"{n}_{c}" for n in names for c in ("x", "y")], *[f"{n}_state" for n in names]])
+    for _image, file_name, pts, states in image_rows(project):
+        writer.writerow([file_name, *[_fmt(v) for p in pts for v in p], *states])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(buf.getvalue(), encoding="utf-8")
+    return [out]
+
+
+def read(path: Path, schema) -> list[ImportedImage]:
+    text = read_text(path, "CSV")
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise ExchangeError(f"{path.name}: not a valid CSV file ({exc})") from None
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise ExchangeError(f"{path.name}: empty CSV file")
+    header = [h.strip() for h in rows[0]]
+    if not header or header[0].lower() not in ("id", "image", "file"):
+        raise ExchangeError(f"{path.name}: the first column must be 'id' (the image file name)")
+    col = {h: i for i, h in enumerate(header)}
+    known = {"id", "image", "file"} | {f"{n}_{c}" for n in schema.landmarks for c in ("x", "y", "state")}
+    unknown = [h for h in header[1:] if h not in known]
+    if unknown:
+        raise ExchangeError(f"{path.name}: column {unknown[0]!r} names no landmark of schema {schema.name!r}")
+    present = [n for n in schema.landmarks if f"{n}_x" in col and f"{n}_y" in col]
+    if not present:
+        raise ExchangeError(f"{path.name}: no <landmark>_x, <landmark>_y columns for schema {schema.name!r}")
+    out = []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise ExchangeError(f"{path.name} line {line}: {len(row)} fields, the header has {len(header)}")
+        key = row[0].strip()
+        if not key:
+            raise ExchangeError(f"{path.name} line {line}: empty id")
+        item = ImportedImage(key)
+        for n in present:
+            xs, ys = row[col[f"{n}_x"]].strip(), row[col[f"{n}_y"]].strip()
+            state = check_state(row[col[f"{n}_state"]], f"{path.name} line {line}") if f"{n}_state" in col else None
+            if xs == "" and ys == "":
+                x = y = math.nan
+            else:
+                x, y = (number(v, f"{path.name} line {line} {n}") for v in (xs, ys))
+            if math.isnan(x) != math.isnan(y):
+                raise ExchangeError(f"{path.name} line {line}: {n} has only one coordinate")
+            if math.isnan(x) and state in ("predicted", "corrected", "verified"):
+                raise ExchangeError(f"{path.name} line {line}: {n} is {state} but has no position")
+            item.points[n] = (x, y, state)
+        out.append(item)
+    return out

@@ -1,0 +1,44 @@
+"""The measurements panel: values with uncertainty for the current image, live while a point is dragged."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+
+def test_panel_shows_values_and_follows_a_drag(make_window, qtbot, jsrt_png, mouse_for, marker_pos,
+                                               wait_for_predictions):
+    window = make_window()
+    window.open_images([jsrt_png])
+    wait_for_predictions(qtbot, window)
+    doc, panel = window.doc, window.measurements_panel
+    qtbot.waitUntil(lambda: window.viewer.frame is not None and window.viewer.frame.prediction is not None)
+    image = doc.image()
+    names = [m.name for m in doc.project.schema.measurements]
+    assert panel.table.rowCount() == len(names)
+    height = panel.value("right_lung_height")
+    pts = image.positions()
+    k0, k1 = (doc.project.schema.index(n) for n in ("R_apex", "R_costophrenic"))
+    assert height.value == pytest.approx(math.dist(pts[k0], pts[k1]))
+    assert height.unit == "px" and height.sd > 0 and height.low < height.value < height.high
+    row = names.index("right_lung_height")
+    assert panel.table.item(row, 1).text() == f"{height.value:.1f} px"
+    assert panel.table.item(row, 2).text() == f"{height.sd:.1f}"
+
+    # Drag R_apex 60 px up with real mouse events: the value follows while dragging.
+    start = marker_pos(window, k0)
+    target = (pts[k0, 0], pts[k0, 1] - 60.0)
+    seen = []
+    mouse_for(window).drag(start, window.viewer.image_to_viewport(*target),
+                           on_step=lambda i: seen.append(panel.value("right_lung_height").value))
+    assert len(set(round(v, 3) for v in seen)) >= 5, "the panel updates on every mouse move"
+    assert max(seen) > height.value + 40
+    after = doc.image().positions()
+    moved = panel.value("right_lung_height")
+    assert moved.value == pytest.approx(math.dist(after[k0], after[k1]))
+    # R_apex is corrected now (fixed): the spread comes from R_costophrenic alone and shrinks.
+    assert moved.sd < height.sd
+    assert panel.table.item(row, 1).text() == f"{moved.value:.1f} px"
+    window.actions.undo.trigger()
+    assert panel.value("right_lung_height").value == pytest.approx(height.value)

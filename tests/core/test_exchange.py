@@ -1,0 +1,222 @@
+"""Exchange formats: export → import round trips on a project of real images, the DICOM SR read
+back, hostile files as one-line ExchangeErrors, and the CLI names."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.exchange import ExchangeError, export_project, import_file
+from core.project import LandmarkState, Project
+
+RG1 = Path(__file__).resolve().parents[2] / "resources" / "samples" / "chest_RG1.dcm"
+
+
+@pytest.fixture(scope="module")
+def jsrt_pngs(shared_data):
+    paths = sorted((shared_data / "chest_jsrt" / "images").glob("JPCLN00*.png"))[:2]
+    if len(paths) < 2:
+        pytest.skip("the JSRT chest PNGs in ../shared/data/chest_jsrt/images are needed")
+    return paths
+
+
+def _filled(path: Path, images: list[Path]) -> Project:
+    """A chest6 project with every state present and positions that are not round numbers."""
+    project = Project.create(path, "chest6", user="tester")
+    rng = np.random.default_rng(7)
+    ids = [project.add_image(p).id for p in images]
+    for image_id in ids:
+        for name in project.schema.landmarks:
+            x, y = rng.uniform(10, 900, 2) + 1 / 3
+            project.set_point(image_id, name, x, y)
+    if len(ids) > 1:
+        project.set_state(ids[0], "L_apex", LandmarkState.VERIFIED)
+        project.set_state(ids[1], "R_apex", LandmarkState.ABSENT)
+    return project
+
+
+def _fresh(path: Path, images: list[Path]) -> Project:
+    project = Project.create(path, "chest6", user="importer")
+    for p in images:
+        project.add_image(p)
+    return project
+
+
+@pytest.mark.parametrize("fmt,out", [("csv", "lm.csv"), ("coco", "coco.json"), ("labelme", "labelme")])
+def test_round_trip_keeps_points_and_states(tmp_path, jsrt_pngs, fmt, out):
+    images = [RG1, *jsrt_pngs]
+    src = _filled(tmp_path / "a.anatomark", images)
+    export_project(src, fmt, tmp_path / out)
+    dst = _fresh(tmp_path / "b.anatomark", images)
+    result = import_file(dst, tmp_path / out, fmt, state="file")
+    assert result.images == 3 and not result.unmatched
+    for a, b in zip(src.images, dst.images):
+        np.testing.assert_allclose(b.positions(), a.positions(), atol=1e-6)
+        for name in src.schema.landmarks:
+            assert b.landmarks[name].state == a.landmarks[name].state, (fmt, name)
+            assert b.landmarks[name].source == f"import:{fmt}:{Path(out).name}"
+    dst.save()  # imported records are valid project content
+
+
+def test_isbi_round_trip_and_default_state(tmp_path, jsrt_pngs):
+    images = [RG1, *jsrt_pngs]
+    src = _filled(tmp_path / "a.anatomark", images)
+    written = export_project(src, "isbi", tmp_path / "isbi")
+    assert len(written) == 2, "the image with an absent landmark is skipped (ISBI cannot say 'absent')"
+    lines = written[0].read_text().splitlines()
+    assert len(lines) == 6 and all(len(line.split(",")) == 2 for line in lines)
+    dst = _fresh(tmp_path / "b.anatomark", images)
+    result = import_file(dst, tmp_path / "isbi", "isbi")
+    assert result.images == 2
+    exported = {p.stem for p in written}
+    assert exported == {Path(src.images[0].path).stem, Path(src.images[2].path).stem}
+    for a, b in zip(src.images, dst.images):
+        if Path(a.path).stem in exported:
+            np.testing.assert_allclose(b.positions(), a.positions(), atol=1e-6)
+            assert {r.state for r in b.landmarks.values()} == {LandmarkState.CORRECTED}
+            assert b.landmarks["R_apex"].source == "import:isbi:isbi"
+        else:
+            assert {r.state for r in b.landmarks.values()} == {LandmarkState.MISSING}
+
+
+def test_coco_visibility_and_skeleton(tmp_path, jsrt_pngs):
+    src = _filled(tmp_path / "a.anatomark", [RG1, *jsrt_pngs])
+    image_id = src.images[2].id
+    # A model prediction nobody reviewed: visibility 1.
+    src.restore(image_id, "L_costophrenic", type(src.images[2].landmarks["L_costophrenic"])(
+        5.0, 6.0, LandmarkState.PREDICTED, "model:m", "2025-01-01T00:00:00.000+00:00"))
+    export_project(src, "coco", tmp_path / "c.json")
+    doc = json.loads((tmp_path / "c.json").read_text())
+    cat = doc["categories"][0]
+    assert cat["keypoints"] == list(src.schema.landmarks)
+    assert sorted(map(tuple, cat["skeleton"])) == sorted((i + 1, j + 1) for i, j in src.schema.edges)
+    vis = {n: v for ann in doc["annotations"] for n, v in zip(cat["keypoints"], ann["keypoints"][2::3])
+           if ann["image_id"] == 2}
+    assert vis["R_apex"] == 0 and vis["L_apex"] == 2
+    vis3 = dict(zip(cat["keypoints"], doc["annotations"][2]["keypoints"][2::3]))
+    assert vis3["L_costophrenic"] == 1 and vis3["R_apex"] == 2
+    # Without our extra key, visibility decides: 1 -> predicted, 2 -> corrected, 0 -> absent.
+    for ann in doc["annotations"]:
+        del ann["anatomark_states"]
+    (tmp_path / "plain.json").write_text(json.dumps(doc))
+    dst = _fresh(tmp_path / "b.anatomark", [RG1, *jsrt_pngs])
+    import_file(dst, tmp_path / "plain.json", "coco", state="file")
+    assert dst.images[2].landmarks["L_costophrenic"].state == LandmarkState.PREDICTED
+    assert dst.images[1].landmarks["R_apex"].state == LandmarkState.ABSENT
+    assert dst.images[0].landmarks["L_apex"].state == LandmarkState.CORRECTED
+
+
+def test_import_default_state_is_corrected_and_keeps_model_original(tmp_path, jsrt_pngs):
+    src = _filled(tmp_path / "a.anatomark", jsrt_pngs[:1])
+    export_project(src, "csv", tmp_path / "a.csv")
+    dst = _fresh(tmp_path / "b.anatomark", jsrt_pngs[:1])
+    image_id = dst.images[0].id
+    model = type(dst.images[0].landmarks["R_apex"])(1.0, 2.0, LandmarkState.PREDICTED, "model:m",
+                                                    "2025-01-01T00:00:00.000+00:00", confidence=0.5)
+    dst.restore(image_id, "R_apex", model)
+    import_file(dst, tmp_path / "a.csv", "csv")
+    record = dst.image(image_id).landmarks["R_apex"]
+    assert record.state == LandmarkState.CORRECTED and record.original == (1.0, 2.0)
+    assert any(row["action"] == "import" for row in dst.log(image_id))
+
+
+def test_dicom_sr_reads_back(tmp_path):
+    import pydicom
+
+    from core.exchange.dicom_sr import COMPREHENSIVE_SR, read_sr
+
+    project = _filled(tmp_path / "a.anatomark", [RG1])
+    (path,) = export_project(project, "dicom-sr", tmp_path / "sr")
+    back = read_sr(path)
+    source = pydicom.dcmread(RG1, stop_before_pixels=True)
+    assert back["sop_class"] == COMPREHENSIVE_SR
+    assert back["referenced"] == [source.SOPInstanceUID]
+    image = project.images[0]
+    for k, name in enumerate(project.schema.landmarks):
+        x, y, state = back["points"][name]
+        assert math.hypot(x - image.positions()[k, 0], y - image.positions()[k, 1]) < 1e-3  # FL: float32
+        assert state == "corrected"
+    expected = project.schema.compute_measurements(image.positions(), image.spacing)
+    for name, value in expected.items():
+        got, unit = back["measurements"][name]
+        assert got == pytest.approx(value, rel=1e-6)
+        assert unit in ("{pixel}", "1")  # RG1 has no pixel spacing: distances in px
+    ds = pydicom.dcmread(path)
+    assert str(ds.PatientName) != str(source.PatientName) and ds.PatientID != source.PatientID
+    assert ds.PatientID.startswith("ANON-") and "InstitutionName" not in ds
+    with_ids = export_project(project, "dicom-sr", tmp_path / "sr_ids", include_identifiers=True)[0]
+    assert pydicom.dcmread(with_ids).PatientID == source.PatientID
+
+
+def test_dicom_sr_refuses_non_dicom_images(tmp_path, jsrt_pngs):
+    project = _filled(tmp_path / "a.anatomark", [RG1, jsrt_pngs[0]])
+    with pytest.raises(ExchangeError, match="JPCLN001.png did not come from a DICOM file"):
+        export_project(project, "dicom-sr", tmp_path / "sr")
+    assert not (tmp_path / "sr").exists(), "nothing is written before the refusal"
+
+
+HOSTILE = {
+    "csv": ["", "\x00\x01\x02", "id,R_apex_x\nJPCLN001.png", "id,evil_x,evil_y\na,1,2",
+            "name,R_apex_x,R_apex_y\na,1,2", "id,R_apex_x,R_apex_y\nJPCLN001.png,1e400,2",
+            "id,R_apex_x,R_apex_y,R_apex_state\nJPCLN001.png,1,2,hacked", "id,R_apex_x,R_apex_y\nJPCLN001.png,abc,2",
+            "id,R_apex_x,R_apex_y\nnot_in_project.png,1,2", "id,R_apex_x,R_apex_y\nJPCLN001.png,1,"],
+    "coco": ["", "[]", "{", "[" * 100000, '{"categories": 5}', '{"images": [], "annotations": [], "categories": []}',
+             '{"images": [{"id": 1, "file_name": "JPCLN001.png"}], "categories": [{"id": 1, "keypoints": ["R_apex"]}],'
+             ' "annotations": [{"image_id": 1, "category_id": 1, "keypoints": [1, 2]}]}',
+             '{"images": [{"id": 1, "file_name": "JPCLN001.png"}], "categories": [{"id": 1, "keypoints": ["R_apex"]}],'
+             ' "annotations": [{"image_id": 1, "category_id": 1, "keypoints": [1, 2, 7]}]}',
+             '{"images": [{"id": 1, "file_name": "JPCLN001.png"}], "categories": [{"id": 1, "keypoints": ["X"]}],'
+             ' "annotations": [{"image_id": 1, "category_id": 1, "keypoints": [1, 2, 2]}]}'],
+    "labelme": ["", "{}", '{"shapes": [5]}', '{"shapes": [{"label": "nope", "points": [[1, 2]]}]}',
+                '{"shapes": [{"label": "R_apex", "points": [[1, "x"]]}]}',
+                '{"shapes": [{"label": "R_apex", "points": 3}]}'],
+    "isbi": ["", "1,2\n3,4", "a,b\n" * 6, "1;2\n" * 6, "1,2,3\n" * 6],
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(HOSTILE))
+def test_hostile_files_are_one_line_exchange_errors(tmp_path, jsrt_pngs, fmt):
+    project = _fresh(tmp_path / "p.anatomark", jsrt_pngs[:1])
+    suffix = {"csv": ".csv", "coco": ".json", "labelme": ".json", "isbi": ".txt"}[fmt]
+    for i, text in enumerate(HOSTILE[fmt]):
+        path = tmp_path / f"JPCLN001{suffix}" if fmt == "isbi" else tmp_path / f"bad{i}{suffix}"
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        with pytest.raises(ExchangeError) as info:
+            import_file(project, path, fmt)
+        assert "\n" not in str(info.value) and str(info.value), (fmt, i)
+    with pytest.raises(ExchangeError, match="not found"):
+        import_file(project, tmp_path / "missing", fmt)
+    (tmp_path / "binary.bin").write_bytes(b"\xff\xfe\x00\x81" * 10)
+    with pytest.raises(ExchangeError):
+        import_file(project, tmp_path / "binary.bin", fmt)
+
+
+def test_cli_export_and_import(tmp_path, jsrt_pngs, capsys):
+    from core.cli import main
+
+    src = _filled(tmp_path / "a.anatomark", [RG1, *jsrt_pngs])
+    src.save()
+    src.close()
+    assert main(["export", "--project", str(tmp_path / "a.anatomark"), "--format", "csv",
+                 "--out", str(tmp_path / "out.csv")]) == 0
+    assert main(["project", "new", str(tmp_path / "b.anatomark"), "--schema", "chest6"]) == 0
+    assert main(["project", "add", str(tmp_path / "b.anatomark"), str(RG1), *map(str, jsrt_pngs)]) == 0
+    assert main(["project", "import", str(tmp_path / "b.anatomark"), "--file", str(tmp_path / "out.csv"),
+                 "--format", "csv", "--keep-states"]) == 0
+    with Project.open(tmp_path / "b.anatomark", read_only=True) as b, Project.open(tmp_path / "a.anatomark",
+                                                                                     read_only=True) as a:
+        for x, y in zip(a.images, b.images):
+            np.testing.assert_allclose(y.positions(), x.positions(), atol=1e-6)
+    capsys.readouterr()
+    assert main(["export", "--project", str(tmp_path / "a.anatomark"), "--format", "dicom-sr",
+                 "--out", str(tmp_path / "sr")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "DICOM" in err
+    (tmp_path / "bad.csv").write_text("nonsense")
+    assert main(["project", "import", str(tmp_path / "b.anatomark"), "--file", str(tmp_path / "bad.csv"),
+                 "--format", "csv"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
