@@ -48,7 +48,7 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 _umask: int | None = None
@@ -72,7 +72,7 @@ def _copy_mode(target: Path, fd: int) -> None:
         os.fchmod(fd, mode)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make a rename in ``folder`` durable; silently skipped where folders cannot be opened (Windows)."""
     try:
         dir_fd = os.open(folder, os.O_RDONLY)

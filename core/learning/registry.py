@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from core.atomic import fsync_dir
 from core.modelfile import ModelFileError, read_card, resolve_model, save_model
 
 __all__ = ["BUNDLED", "ModelRegistry", "RegistryError", "registry_dir"]
@@ -109,19 +110,7 @@ class ModelRegistry:
             except OSError:
                 shutil.rmtree(tmp, ignore_errors=True)
                 continue
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
             return version, self.root / version / "model.pt"
         raise RegistryError(f"{self.root}: could not publish a new version (the folder keeps changing)")
 
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
