@@ -222,20 +222,10 @@ def current_model_path(project) -> str | None:
 
 
 def list_versions(project) -> list[dict]:
-    """The project's model versions as ``anatomark models --project P --json`` lists them."""
-    from core.learning import ModelRegistry
-    from core.learning.finetune import current_version
+    """The project's model versions (``core.learning.version_rows``)."""
+    from core.learning import version_rows
 
-    registry = ModelRegistry(project.path, project.schema.name)
-    current = current_version(project, registry)
-    rows = []
-    for version in registry.versions():
-        card = registry.card(version)
-        val = (card.get("metrics") or {}).get("validation") or {}
-        rows.append({"version": version, "current": version == current, "parent": card.get("parent_version"),
-                     "path": str(registry.path(version)), "date": card.get("date"), "title": card.get("title", ""),
-                     "val_mre_px": (val.get("after") or {}).get("mre_px"), "adoptable": val.get("adoptable")})
-    return rows
+    return version_rows(project)
 
 
 def adopt_version(project, version: str, force: bool) -> dict:

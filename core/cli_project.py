@@ -162,20 +162,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from core.learning import ModelRegistry
-    from core.learning.finetune import current_version
+    from core.learning import version_rows
     from core.project import Project
 
     with Project.open(args.project, read_only=True) as project:
-        registry = ModelRegistry(project.path, project.schema.name)
-        current = current_version(project, registry)
-        rows = []
-        for version in registry.versions():
-            card = registry.card(version)
-            val = (card.get("metrics") or {}).get("validation") or {}
-            rows.append({"version": version, "current": version == current, "parent": card.get("parent_version"),
-                         "path": str(registry.path(version)), "date": card.get("date"), "title": card.get("title", ""),
-                         "val_mre_px": (val.get("after") or {}).get("mre_px"), "adoptable": val.get("adoptable")})
+        rows = version_rows(project)
     if args.json:
         _print_json(rows)
         return 0

@@ -13,7 +13,7 @@ No Qt here; long work takes a ``progress`` callback and a ``cancel`` event.
 See ``user_guide/retraining.md`` and ``docs/adr/0004-model-registry.md``.
 """
 
-from core.learning.adoption import AdoptionRefused, adopt, repredict
+from core.learning.adoption import AdoptionRefused, adopt, repredict, version_rows
 from core.learning.finetune import RetrainResult, RetrainSettings, retrain
 from core.learning.registry import ModelRegistry, RegistryError
 from core.learning.selection import is_reviewed, locked_validation, training_split
@@ -30,4 +30,5 @@ __all__ = [
     "repredict",
     "retrain",
     "training_split",
+    "version_rows",
 ]

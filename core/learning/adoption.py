@@ -10,7 +10,7 @@ from core.learning.selection import is_reviewed, training_split
 from core.learning.validation import evaluate_model
 from core.project import Project
 
-__all__ = ["AdoptionRefused", "adopt", "repredict"]
+__all__ = ["AdoptionRefused", "adopt", "repredict", "version_rows"]
 
 
 class AdoptionRefused(RegistryError):
@@ -84,3 +84,20 @@ def repredict(project: Project, all_images: bool = False, device: str = "cpu",
     if project.dirty:
         project.save()
     return len(todo)
+
+
+def version_rows(project: Project) -> list[dict]:
+    """The project's model versions, oldest first, as ``anatomark models --project P --json``
+    lists them and the app's versions dialog shows them."""
+    from core.learning.finetune import current_version
+
+    registry = ModelRegistry(project.path, project.schema.name)
+    current = current_version(project, registry)
+    rows = []
+    for version in registry.versions():
+        card = registry.card(version)
+        val = (card.get("metrics") or {}).get("validation") or {}
+        rows.append({"version": version, "current": version == current, "parent": card.get("parent_version"),
+                     "path": str(registry.path(version)), "date": card.get("date"), "title": card.get("title", ""),
+                     "val_mre_px": (val.get("after") or {}).get("mre_px"), "adoptable": val.get("adoptable")})
+    return rows
