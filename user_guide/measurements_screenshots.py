@@ -13,20 +13,13 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
 os.environ["QT_API"] = "pyside6"
+from shot_window import open_window, wait  # noqa: E402  (after QT_API)
 OUT = Path(__file__).resolve().parent / "images"
 IMAGE = os.environ.get("SHOT_CEPH", "151")
-
-
-def wait(app, seconds: float) -> None:
-    end = time.time() + seconds
-    while time.time() < end:
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def main() -> int:
@@ -36,9 +29,6 @@ def main() -> int:
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
-    from app.main import configure_pyqtgraph
-    from app.main_window import MainWindow
-    from app.theme import apply_dark_theme
     from core.imaging import load_image
     from core.project import Project
     from core.resources import shared_data_dir
@@ -53,12 +43,7 @@ def main() -> int:
         project.add_image(path, replace(load_image(path), spacing=(0.2, 0.2)))  # the data set's spacing
         project.save()
 
-    app = QApplication(["anatomark"])
-    configure_pyqtgraph()
-    apply_dark_theme(app)
-    window = MainWindow()
-    window.setGeometry(0, 0, 1600, 1000)
-    window.show()
+    app, window = open_window()
     window.doc.open_project(project_path)
     window.predict_all()
     while window.jobs.is_running():

@@ -13,18 +13,11 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ["QT_API"] = "pyside6"
+from shot_window import open_window, wait  # noqa: E402  (after QT_API)
 OUT = Path(__file__).resolve().parent / "images"
-
-
-def wait(app, seconds: float) -> None:
-    end = time.time() + seconds
-    while time.time() < end:
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def main() -> int:
@@ -35,16 +28,8 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.demo import open_demo
-    from app.main import configure_pyqtgraph
-    from app.main_window import MainWindow
-    from app.theme import apply_dark_theme
 
-    app = QApplication(["anatomark"])
-    configure_pyqtgraph()
-    apply_dark_theme(app)
-    window = MainWindow()
-    window.setGeometry(0, 0, 1600, 1000)
-    window.show()
+    app, window = open_window()
     open_demo(window)
     while window.jobs.is_running():
         wait(app, 0.05)
