@@ -15,7 +15,8 @@ import threading
 from pathlib import Path
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("predict", "evaluate", "train", "models", "project", "adopt", "export")
+SUBCOMMANDS = ("predict", "evaluate", "train", "models", "project", "adopt", "export", "calibrate", "experiment", "experiment-report")
+APP_FLAGS = ("--smoke-test",)  # options of the desktop app (app.main), not of the CLI
 PROJECT_COMMANDS = ("project", "adopt")  # and predict/train/models with --project: core.cli_project
 
 
@@ -47,7 +48,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from core.imaging import ImageLoadError
     from core.inference import Predictor
 
-    predictor = Predictor(args.model, args.device)
+    predictor = Predictor(args.model, args.device, args.decoder)
     failed = 0
     results = []
     for path in args.images:
@@ -73,10 +74,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.inference import Predictor
     from core.training.datasets import load_dataset
 
-    predictor = Predictor(args.model, args.device)
+    predictor = Predictor(args.model, args.device, args.decoder)
     dataset = load_dataset(args.dataset, args.split)
-    if args.limit:
-        dataset.samples = dataset.samples[: args.limit]
+    dataset.samples = dataset.samples[args.skip :][: args.limit]
 
     def progress(done: int, total: int) -> None:
         if not args.json and sys.stderr.isatty():
@@ -100,6 +100,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         ref = summary["reference"]
         print(f"at {ref['long_side_px']} px scale: MRE {ref['mre_px']:.2f} px, SDR " + ", ".join(f"{r} px {v:.1f}%" for r, v in ref["sdr_px"].items()))
     print("SDR " + ", ".join(f"{r} {summary['sdr_unit']}: {v:.1f}%" for r, v in summary["sdr"].items()))
+    if summary.get("dice"):
+        print("Dice " + ", ".join(f"{name} {value:.3f}" for name, value in summary["dice"].items()))
+    if summary.get("conformal"):
+        c = summary["conformal"]
+        print(f"uncertainty regions: {c['observed'] * 100:.1f}% of true points inside (nominal {c['nominal'] * 100:.0f}%, calibrated on {c['calibration_n']} images)")
     unit = "mm" if summary["mre_mm"] is not None else "px"
     for row in summary["per_landmark"]:
         value = row["mre_mm"] if unit == "mm" else row["mre_px"]
@@ -126,11 +131,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _override(config, assignments: list[str]):
-    """Apply ``key=value`` overrides (numbers) to a TrainConfig; unknown keys are an error."""
+def _override(config, assignments: list[str], keys: set[str] | None = None):
+    """Apply ``key=value`` overrides (numbers) to a dataclass (TrainConfig, RetrainSettings);
+    keys outside ``keys`` (default: every field) are an error."""
     from dataclasses import fields, replace
 
-    known = {f.name for f in fields(config)}
+    known = keys or {f.name for f in fields(config)}
     changes = {}
     for item in assignments or []:
         key, _, value = item.partition("=")
@@ -145,8 +151,17 @@ def _override(config, assignments: list[str]):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """``train --recipe``; under ``torchrun --nproc_per_node N`` every process trains a shard (DDP)."""
+    from core.training.distributed import session
+
+    with session(args.device):
+        return _train_recipe(args)
+
+
+def _train_recipe(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from core.training import distributed
     from core.training.assemble import assemble_model
     from core.training.loop import EpochReport, TrainingCancelled
     from core.training.recipes import get_recipe
@@ -191,6 +206,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             return 130
     if args.stage not in ("all", "assemble"):
         return 0
+    if not distributed.current().is_main:  # rank 0 writes the model file; the others are done
+        return 0
     out = assemble_model(work, Path(args.out), recipe.name, title=f"{recipe.name} trained with recipe {recipe.name}", evaluation=recipe.evaluation, inference=recipe.inference)
     if args.json:
         _print_json({"event": "done", "model_path": str(out)})
@@ -200,25 +217,29 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="anatomark", description="Anatomical landmarks on X-rays. Without a subcommand, starts the desktop app.")
+    parser = argparse.ArgumentParser(prog="anatomark", description="Anatomical landmarks on X-rays. Without a subcommand, starts the desktop app "
+                                     "(anatomark --smoke-test: check an installation on the demo, print one JSON line).")
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("predict", help="predict landmarks for images")
     p.add_argument("images", nargs="+", help="DICOM, PNG, JPEG, TIFF or BMP files")
     p.add_argument("--model", default="chest6", help="bundled model name or path to a .pt model file")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--decoder", default=None, help="heatmap decoder: soft_argmax, argmax, local_soft_argmax or blob (default: the model card's)")
     p.set_defaults(func=cmd_predict)
     e = sub.add_parser("evaluate", help="measure a model on a dataset folder")
     e.add_argument("--model", required=True)
     e.add_argument("--dataset", required=True, help="folder in a ../shared/data/<set> layout")
     e.add_argument("--split", default=None, help="split name (default: all images)")
     e.add_argument("--limit", type=int, default=None, help="first N images only")
+    e.add_argument("--skip", type=int, default=0, help="leave out the first N images (before --limit)")
+    e.add_argument("--decoder", default=None, help="heatmap decoder: soft_argmax, argmax, local_soft_argmax or blob (default: the model card's)")
     e.add_argument("--device", default="auto")
     e.add_argument("--json", action="store_true")
     e.add_argument("--record", action="store_true", help="store the result in the model card's metrics")
     e.set_defaults(func=cmd_evaluate)
     t = sub.add_parser("train", help="train a model from a recipe on a dataset folder")
-    t.add_argument("--recipe", required=True, help="chest6, ceph19, or NAME-plain for the ablation without GNN and structural losses")
+    t.add_argument("--recipe", required=True, help="chest6 or ceph19, optionally with suffixes: -plain (no GNN, no structural losses), -sc (spatial-configuration loss), -adaptive (learned heatmap σ and rotation), e.g. ceph19-plain-sc")
     t.add_argument("--dataset", required=True)
     t.add_argument("--out", default=None, help="model file to write (.pt, with its .json card); needed with --stage all")
     t.add_argument("--work", default=None, help="folder for checkpoints (resumable); default OUT.work")
@@ -242,15 +263,22 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list bundled models")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_models)
+    from core.cli_experiment import add_parsers as add_experiment_parsers
+
+    add_experiment_parsers(sub)  # experiment, experiment-report (core.experiments)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+    if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")) or argv[0] in APP_FLAGS:
         from app.main import main as app_main
 
         return app_main(argv)
+    if argv[0] == "calibrate":  # core.cli_calibrate: anatomark calibrate --model M --dataset D --split S --out M2
+        from core.cli_calibrate import main as calibrate_main
+
+        return calibrate_main(argv, _expected_errors())
     if argv[0] == "export":  # core.cli_exchange: anatomark export --project P --format F --out PATH
         from core.cli_exchange import main as exchange_main
 

@@ -7,9 +7,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from core.calibrate import Collected, coverage
+from core.conformal import heatmap_covariance
 from core.inference import Predictor
 from core.metrics import DEFAULT_RADII_MM, DEFAULT_RADII_PX, evaluation_summary, point_errors
 from core.training.datasets import LandmarkDataset
+from core.training.masks import prediction_dice
 
 
 def _stage_summary(pred: np.ndarray, gt: np.ndarray, spacings: list | None) -> dict:
@@ -31,11 +34,14 @@ def evaluate_predictor(
     Adds ``stages`` (MRE of the soft-argmax, GNN-refined and final points),
     ``model``, ``dataset``, the median predict time, and, when the model card
     names a reference image size (e.g. chest results at 512×512 as in the
-    paper), ``reference`` with MRE and SDR rescaled to it.
+    paper), ``reference`` with MRE and SDR rescaled to it; when the model card
+    has a conformal calibration, ``conformal`` with the regions' observed
+    coverage (:func:`core.calibrate.coverage`); when the model segments and the
+    dataset has masks, ``dice`` (class name → mean Dice).
     """
     if dataset.schema.landmarks != predictor.schema.landmarks:
         raise ValueError(f"model {predictor.model_id} is for schema {predictor.schema.name}, the dataset is {dataset.schema.name}")
-    finals, softs, refineds, times, sizes = [], [], [], [], []
+    finals, softs, refineds, times, sizes, covs, dices = [], [], [], [], [], [], []
     for i, sample in enumerate(dataset.samples):
         if cancel is not None and cancel.is_set():
             break
@@ -45,6 +51,10 @@ def evaluate_predictor(
         refineds.append(pred.refined)
         times.append(pred.timings_ms["total"])
         sizes.append(pred.image_size)
+        if pred.masks is not None and sample.mask_path is not None:
+            dices.append(prediction_dice(pred.masks, pred.mask_classes, sample.mask_path, dataset.schema))
+        if predictor.conformal is not None:
+            covs.append(heatmap_covariance(pred.heatmaps, pred.heatmap_to_image))
         if progress is not None:
             progress(i + 1, len(dataset))
     n = len(finals)
@@ -72,6 +82,11 @@ def evaluate_predictor(
             "mre_px": float(valid.mean()),
             "sdr_px": {str(r): float((valid <= r).mean() * 100.0) for r in ref_radii},
         }
+    if covs:
+        summary["conformal"] = coverage(predictor, Collected(final, gt, np.stack(covs), None))
+    summary["decoder"] = predictor.patch_decoder
+    if dices:  # mean Dice per class over the images that have a mask file
+        summary["dice"] = {name: float(np.mean([d[name] for d in dices])) for name in dices[0]}
     summary["model"] = predictor.model_id
     summary["dataset"] = str(dataset.root)
     summary["median_predict_ms"] = float(np.median(times)) if times else None

@@ -10,6 +10,7 @@ Shapes: ``points (..., K, 2)``, heatmaps ``(..., K, H, W)``.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -21,13 +22,14 @@ __all__ = [
     "soft_argmax",
     "argmax_points",
     "local_soft_argmax",
+    "blob_centroids",
     "decode",
     "confidence",
     "DECODERS",
     "bilinear_sample",
 ]
 
-DECODERS = ("soft_argmax", "argmax", "local_soft_argmax")
+DECODERS = ("soft_argmax", "argmax", "local_soft_argmax", "blob")
 
 
 def _grid(height: int, width: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,6 +127,32 @@ def local_soft_argmax(logits: torch.Tensor, radius: int = 5, temperature: float 
     return soft_argmax(masked, 1.0)
 
 
+def blob_centroids(heatmaps: torch.Tensor, threshold: float = 0.95) -> torch.Tensor:
+    """Centroid of the largest blob above ``threshold`` (DESIGN.md 2.2, the SC paper's test-time decoder).
+
+    Each map is first scaled to [0, 1] by its own minimum and maximum, so a
+    regression heatmap with range [0, 1] is thresholded at 0.95 exactly as in
+    the paper, and any other map (logits) at 95 % of its range. Blobs are
+    8-connected; the centroid is unweighted. Not differentiable (inference
+    only). heatmaps: (..., K, H, W) → (..., K, 2) heatmap pixels; a constant
+    map gives the centroid of the whole map.
+    """
+    from scipy import ndimage
+
+    maps = heatmaps.detach().cpu().double().numpy()
+    flat = maps.reshape(-1, *maps.shape[-2:])
+    out = np.zeros((flat.shape[0], 2))
+    structure = np.ones((3, 3), dtype=bool)
+    for i, m in enumerate(flat):
+        low, high = np.nanmin(m), np.nanmax(m)
+        scaled = (m - low) / (high - low) if high > low else np.ones_like(m)
+        labels, n = ndimage.label(scaled >= threshold, structure=structure)
+        sizes = np.bincount(labels.ravel())[1:]
+        v, u = np.nonzero(labels == 1 + int(np.argmax(sizes)))
+        out[i] = (u.mean(), v.mean())
+    return torch.as_tensor(out.reshape(*maps.shape[:-2], 2), dtype=heatmaps.dtype, device=heatmaps.device)
+
+
 def decode(logits: torch.Tensor, method: str = "soft_argmax", temperature: float = 1.0, radius: int = 5) -> torch.Tensor:
     """Decode heatmap logits with one of :data:`DECODERS`."""
     if method == "soft_argmax":
@@ -133,6 +161,8 @@ def decode(logits: torch.Tensor, method: str = "soft_argmax", temperature: float
         return argmax_points(logits)
     if method == "local_soft_argmax":
         return local_soft_argmax(logits, radius, temperature)
+    if method == "blob":
+        return blob_centroids(logits)
     raise ValueError(f"unknown decoder {method!r}; choose one of {', '.join(DECODERS)}")
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.heatmaps import confidence, decode
+from core.conformal import ConformalCalibration, ellipse_mm, ellipses, heatmap_covariance
+from core.heatmaps import DECODERS, confidence, decode
 from core.imaging import Radiograph, load_image
 from core.modelfile import LoadedModel, load_model, resolve_model
 from core.training.augment import apply_affine, standardise
@@ -36,6 +37,12 @@ class Prediction:
     - ``heatmaps`` (K, h, w): the global stage's spatial distributions (sum 1 each);
       ``heatmap_to_image`` (2, 3) maps heatmap pixels to image pixels.
     - ``masks`` (C, H, W) bool or None: segmentation when the model makes it.
+    - ``region_px`` (K, 3) or None: each landmark's calibrated uncertainty region
+      (semi-major, semi-minor axis in image px, angle in degrees from +x towards
+      +y) around ``points``, holding the true point with probability
+      ``coverage`` (= 1 − α); None when the model card has no conformal
+      calibration (``core.conformal``).
+    - ``decoder``: the decoder that produced ``points`` (``core.heatmaps.DECODERS``).
     """
 
     model_id: str
@@ -52,6 +59,10 @@ class Prediction:
     masks: np.ndarray | None = None
     mask_classes: tuple[str, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+    region_px: np.ndarray | None = None
+    coverage: float | None = None
+    region_mm: np.ndarray | None = None  # (K, 3) the same regions in mm when the spacing is known
+    decoder: str = "soft_argmax"
 
     def to_dict(self, include_heatmaps: bool = False) -> dict:
         """JSON-ready summary: per-landmark points, refined and soft-argmax positions, confidence."""
@@ -75,24 +86,57 @@ class Prediction:
                 for k, name in enumerate(self.landmarks)
             ],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "decoder": self.decoder,
         }
+        if self.region_px is not None:
+            out["coverage"] = self.coverage
+            for k, row in enumerate(out["landmarks"]):
+                row["region_px"] = _region(self.region_px[k])
+                if self.region_mm is not None:
+                    row["region_mm"] = _region(self.region_mm[k])
         if include_heatmaps:
             out["heatmaps"] = self.heatmaps.tolist()
         return out
+
+
+def _region(row: np.ndarray) -> dict | None:
+    """One region for JSON: semi-axes and angle; None where it is unbounded (too few calibration images)."""
+    if not np.all(np.isfinite(row)):
+        return None
+    return {"semi_axes": [round(float(row[0]), 2), round(float(row[1]), 2)], "angle_deg": round(float(row[2]), 1)}
+
+
+def full_resolution_masks(seg_logits: torch.Tensor, exclusive: bool, size: tuple[int, int]) -> np.ndarray:
+    """(1, C[+1], h, w) logits at the network input → (C, H, W) bool at image size (probability > ½).
+
+    Logits are resized with the image resize's own pixel-centre geometry
+    (bilinear, align_corners=False), so mask and image pixels line up.
+    """
+    from core.models.segnet import mask_probabilities
+
+    logits = torch.nn.functional.interpolate(seg_logits.float(), size=size, mode="bilinear", align_corners=False)
+    return (mask_probabilities(logits, exclusive)[0] > 0.5).cpu().numpy()
 
 
 class Predictor:
     """Loads a model once and predicts images; reload by making a new Predictor.
 
     ``model`` is a bundled name or a path to a model file; ``device`` is
-    ``auto``, ``cpu``, ``cuda`` or ``mps``.
+    ``auto``, ``cpu``, ``cuda`` or ``mps``. ``decoder`` overrides the card's
+    ``inference.decoder`` (one of ``core.heatmaps.DECODERS``): it turns the
+    final heatmaps (the patch stage's, or the global ones of a model without a
+    patch stage or refiner) into points.
     """
 
-    def __init__(self, model: str | Path = DEFAULT_MODEL, device: str = "auto") -> None:
+    def __init__(self, model: str | Path = DEFAULT_MODEL, device: str = "auto", decoder: str | None = None) -> None:
         self.device, self.device_reason = select_device(device)
         self.model: LoadedModel = load_model(resolve_model(model), self.device)
         inference = self.model.card.get("inference", {})
-        self.patch_decoder: str = inference.get("patch_decoder", "soft_argmax")
+        # ``patch_decoder`` is the key of cards written before decoders were selectable.
+        self.patch_decoder: str = decoder or inference.get("decoder") or inference.get("patch_decoder", "soft_argmax")
+        if self.patch_decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {self.patch_decoder!r}; choose one of {', '.join(DECODERS)}")
+        self.conformal = ConformalCalibration.from_card(self.model.card, tuple(self.model.schema.landmarks))
         self.confidence_radius: float = float(inference.get("confidence_radius", 3.0))
         # Re-centring the patch on its own answer removes most of the global
         # stage's offset; the card says how many passes the model was tuned for.
@@ -115,21 +159,30 @@ class Predictor:
         size = (int(pixels.shape[0]), int(pixels.shape[1]))
         net = self.model.global_net
         input_size = tuple(net.config.input_size)
-        coarse = standardise(resize_image(pixels, input_size)[None]).to(self.device)
-        out = net(coarse)
+        out = net(self.global_input(pixels))
         soft = from_scaled(out["soft"][0].cpu().numpy(), size, input_size)
         refined = from_scaled(out["refined"][0].cpu().numpy(), size, input_size)
         prob = out["prob"][0]
         conf = confidence(prob, out["refined"][0], 2.0).cpu().numpy()
+        masks = full_resolution_masks(out["seg_logits"], net.config.exclusive, size) if "seg_logits" in out else None
         t_global = time.perf_counter()
         points = refined
+        if self.model.patch_net is None and getattr(net, "refiner", None) is None and self.patch_decoder != "soft_argmax":
+            points = from_scaled(decode(out["logits"], self.patch_decoder, net.config.temperature)[0].cpu().numpy(), size, input_size)
         if self.model.patch_net is not None:
-            fine = resize_image(pixels, fine_size(size, self.model.patch_net.config.fine_scale))
+            fine = self.fine_image(pixels)
             for _ in range(self.patch_iterations):
-                points, conf = self._local_stage(fine, size, points)
+                points, conf = self.local_stage(fine, size, points)
         t_local = time.perf_counter()
         h_in, w_in = input_size
         heatmap_to_image = np.array([[size[1] / w_in, 0.0, 0.5 * size[1] / w_in - 0.5], [0.0, size[0] / h_in, 0.5 * size[0] / h_in - 0.5]])
+        heatmaps = prob.cpu().numpy().astype(np.float32)
+        region_px = region_mm = None
+        if self.conformal is not None:
+            cov = heatmap_covariance(heatmaps, heatmap_to_image)
+            region_px = ellipses(cov, self.conformal.quantiles)
+            if radiograph.spacing:
+                region_mm = ellipse_mm(cov, self.conformal.quantiles, radiograph.spacing)
         return Prediction(
             model_id=self.model_id,
             schema=self.schema.name,
@@ -140,8 +193,14 @@ class Predictor:
             soft_argmax=soft,
             refined=refined,
             confidence=conf,
-            heatmaps=prob.cpu().numpy().astype(np.float32),
+            heatmaps=heatmaps,
             heatmap_to_image=heatmap_to_image,
+            masks=masks,
+            mask_classes=tuple(net.config.mask_classes) if masks is not None else (),
+            region_px=region_px,
+            coverage=self.conformal.coverage if self.conformal is not None else None,
+            region_mm=region_mm,
+            decoder=self.patch_decoder,
             timings_ms={
                 "load": (t_load - t0) * 1e3,
                 "global": (t_global - t_load) * 1e3,
@@ -150,14 +209,29 @@ class Predictor:
             },
         )
 
-    def _local_stage(self, fine: torch.Tensor, size: tuple[int, int], centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Patch stage on the fine-grid image (1, Hf, Wf) around ``centres`` (K, 2) image px."""
+    def global_input(self, pixels: np.ndarray) -> torch.Tensor:
+        """The global network's input (1, 1, h, w) from display-normalised ``pixels`` (H, W)."""
+        size = tuple(self.model.global_net.config.input_size)
+        return standardise(resize_image(pixels, size)[None]).to(self.device)
+
+    def fine_image(self, pixels: np.ndarray) -> torch.Tensor | None:
+        """The patch stage's image (1, Hf, Wf) at its fine scale; None for a model without one."""
+        if self.model.patch_net is None:
+            return None
+        shape = (int(pixels.shape[0]), int(pixels.shape[1]))
+        return resize_image(pixels, fine_size(shape, self.model.patch_net.config.fine_scale))
+
+    def local_stage(
+        self, fine: torch.Tensor, size: tuple[int, int], centres: np.ndarray, ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Patch stage on the fine-grid image (1, Hf, Wf) around ``centres`` (N, 2) image px of
+        landmarks ``ids`` (N,) (default: all K in order)."""
         patch_net = self.model.patch_net
         cfg = patch_net.config
         fsize = (int(fine.shape[-2]), int(fine.shape[-1]))
         matrices = patch_matrices(to_scaled(centres, size, fsize), cfg.patch_size)
         patches = standardise(cut_patches(fine, matrices, cfg.patch_size)).to(self.device)
-        ids = torch.arange(len(centres), device=self.device)
+        ids = torch.arange(len(centres), device=self.device) if ids is None else torch.as_tensor(ids, device=self.device)
         logits = patch_net(patches, ids)
         local = decode(logits, self.patch_decoder, cfg.temperature)
         prob = torch.softmax(logits.flatten(1), dim=-1).view_as(logits)

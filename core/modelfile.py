@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from core.atomic import atomic_write_bytes, atomic_write_text
-from core.models import LandmarkNet, LandmarkNetConfig, PatchNet, PatchNetConfig
+from core.models import PatchNet, PatchNetConfig, build_global_net
 from core.resources import models_dir
 from core.schema import LandmarkSchema, SchemaError
 
@@ -107,7 +107,7 @@ class LoadedModel:
     path: Path
     card: dict
     schema: LandmarkSchema
-    global_net: LandmarkNet
+    global_net: torch.nn.Module  # LandmarkNet, SegNet or FARNet (core.models.GLOBAL_NETS)
     patch_net: PatchNet | None
 
     @property
@@ -141,7 +141,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu", expected_sc
         raise ModelFileError(f"{pt.name}: weights are not a state_dict ({type(state).__name__})")
     arch = card.get("architecture", {})
     try:
-        global_net = LandmarkNet(LandmarkNetConfig.from_dict(arch["global"]))
+        global_net = build_global_net(arch["global"])
         global_net.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("global.")})
         patch_net = None
         if arch.get("patch"):
@@ -173,6 +173,27 @@ def list_models(folder: Path | None = None) -> list[dict]:
             card = {"name": pt.stem, "error": str(exc)}
         cards.append(dict(card, path=str(pt)))
     return cards
+
+
+def republish(src: str | Path, out: str | Path, card: dict) -> Path:
+    """Write ``out`` with ``src``'s weights byte for byte and a new ``card``; in place when ``out`` is ``src``.
+
+    For card-only changes (a calibration, notes): the weights are verified
+    against ``src``'s checksum first and that checksum is kept, so the new
+    file loads exactly as the old one did. Both files are published atomically
+    (weights first, so a crash leaves no card pointing at missing weights).
+    """
+    pt = weights_path(src)
+    old = read_card(pt)
+    data = pt.read_bytes()
+    if _sha256(data) != old.get("weights_sha256"):
+        raise ModelFileError(f"{pt.name}: weights do not match the model card's checksum (truncated or replaced file)")
+    target = Path(out).with_suffix(".pt")
+    if target.resolve() != pt.resolve():
+        atomic_write_bytes(target, data)
+    card = dict(card, format_version=FORMAT_VERSION, weights_sha256=old["weights_sha256"])
+    atomic_write_text(target.with_suffix(".json"), json.dumps(card, indent=1) + "\n")
+    return target
 
 
 def record_metrics(path: str | Path, key: str, summary: dict, headline: dict | None = None) -> None:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from core.heatmaps import soft_argmax, softmax_2d
+from core.models.adaptive_heatmap import AdaptiveGaussian
 from core.models.refiner import GraphRefiner
 from core.models.unet import UNet
 
@@ -36,6 +37,12 @@ class LandmarkNetConfig:
     # terms made the heatmaps ≈1.5 px worse than the ablation's (model README).
     refiner_detach: bool = False
     adjacency: list[list[float]] = field(default_factory=list)  # normalised Â, K×K
+    # Training targets (core.training.heatmap_losses): "gaussian", "laplace" or
+    # "adaptive", whose learned σ and rotation (``target_generator``) are saved
+    # with the weights; ``heatmap_sigma`` is their initial σ, ``heatmap_gamma`` their γ.
+    heatmap: str = "gaussian"
+    heatmap_sigma: float = 3.0
+    heatmap_gamma: float = 50.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -50,7 +57,9 @@ class LandmarkNetConfig:
 
 
 class LandmarkNet(nn.Module):
-    """images (B, 1, H, W) → dict of logits (B, K, H, W), prob, soft (B, K, 2), refined (B, K, 2).
+    """images (B, 1, H, W) → dict of logits (B, K, H, W), prob, soft (B, K, 2), refined (B, K, 2)
+    and the decoder features (B, C, H, W) the refiner samples (kept for re-running it with
+    pinned points, ``core.repredict``).
 
     Points are in input-image pixels (x, y). Without a refiner (the ablation),
     ``refined`` equals ``soft``.
@@ -66,17 +75,19 @@ class LandmarkNet(nn.Module):
             if adjacency.shape != (config.n_landmarks, config.n_landmarks):
                 raise ValueError("refiner needs a K×K normalised adjacency")
             self.refiner = GraphRefiner(self.unet.feature_channels, adjacency, config.refiner_hidden)
+        if config.heatmap == "adaptive":
+            self.target_generator = AdaptiveGaussian(config.n_landmarks, config.heatmap_sigma, config.heatmap_gamma)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         logits, features = self.unet(images)
         prob = softmax_2d(logits, self.config.temperature)
         soft = soft_argmax(logits, self.config.temperature)
         if self.refiner is None:
-            return {"logits": logits, "prob": prob, "soft": soft, "refined": soft}
+            return {"logits": logits, "prob": prob, "soft": soft, "refined": soft, "features": features}
         start = soft
         if self.training and self.config.refiner_noise > 0:
             start = soft + torch.randn_like(soft) * self.config.refiner_noise
         if self.config.refiner_detach:
             features, start, prob = features.detach(), start.detach(), prob.detach()
         refined = self.refiner(features, start, prob)
-        return {"logits": logits, "prob": prob, "soft": soft, "refined": refined}
+        return {"logits": logits, "prob": prob, "soft": soft, "refined": refined, "features": features}

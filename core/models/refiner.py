@@ -33,6 +33,10 @@ class GraphRefiner(nn.Module):
     features: (B, C, H, W); points: (B, K, 2) soft-argmax (x, y); prob: (B, K, H, W)
     spatial distributions. Returns refined points (B, K, 2). The offset head starts
     at zero, so an untrained refiner returns the soft-argmax points unchanged.
+
+    ``pinned`` (B, K) bool marks nodes a person has placed (interactive re-prediction,
+    ``core.repredict``): their confidence input is 1 whatever the heatmap says there,
+    and their output stays exactly at the given point.
     """
 
     def __init__(self, feature_channels: int, normalized_adjacency: np.ndarray, hidden: int = 128) -> None:
@@ -45,7 +49,9 @@ class GraphRefiner(nn.Module):
         nn.init.zeros_(self.offset.weight)
         nn.init.zeros_(self.offset.bias)
 
-    def forward(self, features: torch.Tensor, points: torch.Tensor, prob: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, features: torch.Tensor, points: torch.Tensor, prob: torch.Tensor, pinned: torch.Tensor | None = None
+    ) -> torch.Tensor:
         height, width = features.shape[-2:]
         scale = points.new_tensor([width - 1, height - 1])
         coords = points / scale * 2.0 - 1.0  # [-1, 1]
@@ -54,8 +60,13 @@ class GraphRefiner(nn.Module):
         peak = prob.flatten(2).amax(dim=-1).clamp_min(1e-12)
         at_point = torch.diagonal(bilinear_sample(prob, points), dim1=1, dim2=2)  # (B, K)
         conf = (at_point / peak).unsqueeze(-1)
+        if pinned is not None:
+            conf = torch.where(pinned.unsqueeze(-1), torch.ones_like(conf), conf)
         x = torch.cat([sampled, coords, conf], dim=-1)
         x = torch.relu(self.gc1(x, self.adjacency))
         x = torch.relu(self.gc2(x, self.adjacency))
         delta = self.offset(x)  # normalised units
-        return points + delta * scale / 2.0
+        refined = points + delta * scale / 2.0
+        if pinned is not None:
+            refined = torch.where(pinned.unsqueeze(-1), points, refined)
+        return refined

@@ -9,8 +9,15 @@ from pathlib import Path
 import torch
 
 from core.modelfile import INTENDED_USE, combined_state_dict, save_model, schema_hash
-from core.models import LandmarkNet, LandmarkNetConfig, PatchNet, PatchNetConfig
+from core.models import PatchNet, PatchNetConfig, build_global_net
 from core.schema import load_schema
+
+
+def _family(config, with_patch: bool) -> str:
+    """Short architecture name for the card: unet-gnn, unet, segnet, farnet, + "-patch" with a local stage."""
+    kind = getattr(config, "kind", "unet")
+    base = ("unet-gnn" if config.use_refiner else "unet") if kind == "unet" else kind
+    return base + ("-patch" if with_patch else "")
 
 
 def _stage_summary(record: dict) -> dict:
@@ -36,7 +43,7 @@ def assemble_model(
     """Write ``out`` (.pt + .json) from the best checkpoints in ``work``."""
     g_record = json.loads((work / "global.json").read_text())
     schema = load_schema(g_record["schema"])
-    global_net = LandmarkNet(LandmarkNetConfig.from_dict(g_record["model_config"]))
+    global_net = build_global_net(g_record["model_config"])
     global_net.load_state_dict(torch.load(work / "global.pt", map_location="cpu", weights_only=True))
     patch_net, p_record = None, None
     if with_patch and (work / "patch.json").exists():
@@ -51,7 +58,7 @@ def assemble_model(
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "schema": {"name": schema.name, "hash": schema_hash(schema), "content": schema.to_dict()},
         "architecture": {
-            "family": "unet-gnn-patch" if patch_net is not None else "unet-gnn",
+            "family": _family(global_net.config, patch_net is not None),
             "global": global_net.config.to_dict(),
             "patch": patch_net.config.to_dict() if patch_net is not None else None,
         },

@@ -48,7 +48,42 @@ def cuda_reason() -> str:
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """Mixed precision where it pays: bf16/fp16 on GPUs, none on CPU (slower here)."""
+    """Mixed precision where it pays: bf16 (else fp16 with loss scaling) on CUDA; none on CPU
+    (measured slower on this 2-core CPU) nor on MPS (fp16 there needs a GradScaler on MPS, which
+    older PyTorch builds lack, and no Mac has been measured: float32 until one is)."""
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return None
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """What a model card and the progress lines say: ``bf16``, ``fp16`` (with loss scaling) or ``fp32``."""
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32") if dtype is not None else "fp32"
+
+
+class Autocast(torch.nn.Module):
+    """Run ``module``'s forward under autocast and hand back float32 outputs.
+
+    Only the network runs in reduced precision; the losses (soft-argmax
+    coordinates in pixels, heatmap cross-entropy) stay in float32, where bf16's
+    8-bit mantissa would cost whole pixels.
+    """
+
+    def __init__(self, module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.module, self.device_type, self.dtype = module, device.type, dtype
+
+    def forward(self, *args, **kwargs):
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            out = self.module(*args, **kwargs)
+        return _to_float(out)
+
+
+def _to_float(out):
+    if isinstance(out, torch.Tensor):
+        return out.float() if out.is_floating_point() else out
+    if isinstance(out, dict):
+        return {k: _to_float(v) for k, v in out.items()}
+    if isinstance(out, (tuple, list)):
+        return type(out)(_to_float(v) for v in out)
+    return out

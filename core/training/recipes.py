@@ -34,6 +34,12 @@ class Recipe:
     val_holdout: int = 0  # >0: the last N training images validate instead of a val split
     use_refiner: bool = True
     structural: bool = True
+    # Global network kind (core.training.zoo_stages.MODEL_KINDS) and its options, e.g.
+    # {"classes": [...]} for "segnet" or FARNetConfig fields for "farnet".
+    model: str = "unet"
+    model_options: dict = field(default_factory=dict)
+    heatmap: str = "gaussian"  # global stage's targets: gaussian, laplace or adaptive (core.training.heatmap_losses)
+    temperature: float = 1.0  # global soft-argmax temperature on the logits (regression heatmaps peak at ~1: use ~0.05)
     inference: dict = field(default_factory=lambda: {"patch_decoder": "soft_argmax", "confidence_radius": 3.0, "patch_iterations": 2})
     evaluation: dict = field(default_factory=dict)  # radii and reference scale for reports (model card)
     notes: list[str] = field(default_factory=list)
@@ -42,6 +48,38 @@ class Recipe:
         """The same model without the GNN refiner and without structural losses."""
         train = replace(self.global_train, lambda_sym=0.0, lambda_ord=0.0, w_refined_l1=0.0)
         return replace(self, name=f"{self.name}-plain", use_refiner=False, structural=False, global_train=train)
+
+    def spatial_configuration(self) -> "Recipe":
+        """DESIGN.md 2.2: Laplace targets regressed with ‖H − O‖² + γ‖C − C_gt‖² (γ 1e-4, β 10).
+
+        The paper's loss has no coordinate term, so the soft-argmax L1 is off; the
+        GNN refiner (when the recipe has one) still learns from its own L1.
+        """
+        train = replace(self.global_train, loss="sc", sc_gamma=1e-4, sc_beta=10.0, w_soft_l1=0.0)
+        return replace(self, name=f"{self.name}-sc", heatmap="laplace", temperature=0.05, global_train=train)
+
+    def adaptive(self) -> "Recipe":
+        """DESIGN.md 2.5: adaptive Gaussian targets (learned σ and rotation), ‖H − g‖² + α Σσ1σ2 (α 5)."""
+        train = replace(self.global_train, loss="l2", sigma_alpha=5.0)
+        return replace(self, name=f"{self.name}-adaptive", heatmap="adaptive", temperature=0.05, global_train=train)
+
+    def segmentation_informed(self, classes: list[str] | None = None, vis_target: str = "present") -> "Recipe":
+        """DESIGN.md 2.3: heatmap + segmentation decoders on a shared encoder; KL, Dice + CE and
+        anatomical consistency (w 0.1, 1.0, 10.0); ``classes`` default to all of the schema's;
+        ``vis_target`` see ``TrainConfig.vis_target``."""
+        train = replace(self.global_train, w_kl=0.1, w_dice=1.0, w_vis=10.0, w_soft_l1=0.0, vis_target=vis_target)
+        options = dict(self.model_options, **({"classes": list(classes)} if classes else {}))
+        suffix = "-seg" if vis_target == "present" else f"-seg-{vis_target.replace('_', '-')}"
+        return replace(self, name=f"{self.name}{suffix}", model="segnet", model_options=options, use_refiner=False, structural=False, global_train=train)
+
+    def farnet(self, **options) -> "Recipe":
+        """DESIGN.md 2.4: FARNet (DenseNet-121 from scratch unless ``backbone_weights`` names a local
+        file), EWC loss (α 40) at ½ and full resolution with one fixed σ: the paper's 10 px at its
+        800-px-high input, scaled to this input height."""
+        sigma = max(1.5, 10.0 * self.input_size[0] / 800.0)
+        train = replace(self.global_train, ewc_alpha=40.0, sigma=(sigma, sigma))
+        options = dict(self.model_options, **options)
+        return replace(self, name=f"{self.name}-farnet", model="farnet", model_options=options, use_refiner=False, structural=False, global_train=train)
 
 
 _CHEST = Recipe(
@@ -103,9 +141,16 @@ _CEPH = Recipe(
 RECIPES: dict[str, Recipe] = {r.name: r for r in (_CHEST, _CEPH)}
 
 
+#: Recipe name suffixes and the configuration each selects; they combine in order
+#: (``chest6-plain-sc``: no refiner, no structural losses, SC loss).
+VARIANTS = {"plain": Recipe.ablation, "sc": Recipe.spatial_configuration, "adaptive": Recipe.adaptive}
+
+
 def get_recipe(name: str) -> Recipe:
-    base = name.removesuffix("-plain")
-    if base not in RECIPES:
-        raise KeyError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
+    base, *suffixes = name.split("-")
+    if base not in RECIPES or any(s not in VARIANTS for s in suffixes):
+        raise KeyError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}, each optionally with -{', -'.join(VARIANTS)}")
     recipe = RECIPES[base]
-    return recipe.ablation() if name.endswith("-plain") else recipe
+    for suffix in suffixes:
+        recipe = VARIANTS[suffix](recipe)
+    return recipe

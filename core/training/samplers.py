@@ -24,7 +24,8 @@ from core.training.augment import (
     standardise,
     warp,
 )
-from core.training.datasets import Sample
+from core.training.datasets import DatasetError, Sample
+from core.training.masks import load_class_masks, resize_masks
 
 
 def resize_image(image: np.ndarray | torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -57,29 +58,42 @@ class CachedImage:
     original_size: tuple[int, int]  # (H, W)
     coarse: torch.Tensor  # (1, h, w) at the global input size, [0, 1]
     fine: torch.Tensor | None  # (1, Hf, Wf) at the fine scale, [0, 1]
+    masks: torch.Tensor | None = None  # (C, h, w) class-mask area fractions at the global input size
 
     def points_in(self, size: tuple[int, int]) -> np.ndarray:
         return to_scaled(self.sample.points, self.original_size, size)
 
 
-def cache_images(samples: list[Sample], input_size: tuple[int, int], fine_scale: float | None) -> list[CachedImage]:
+def cache_images(
+    samples: list[Sample], input_size: tuple[int, int], fine_scale: float | None, mask_bits: list[int] | None = None
+) -> list[CachedImage]:
+    """Decode and resize each sample once; with ``mask_bits``, also its class masks (DatasetError if absent)."""
     cached = []
     for sample in samples:
         image = load_image(sample.image_path).display_normalised()
         size = image.shape[:2]
         coarse = resize_image(image, input_size)
         fine = resize_image(image, fine_size(size, fine_scale)) if fine_scale else None
-        cached.append(CachedImage(sample, (int(size[0]), int(size[1])), coarse, fine))
+        masks = None
+        if mask_bits:
+            if sample.mask_path is None:
+                raise DatasetError(f"{sample.id}: this model needs segmentation masks and the dataset has none for it")
+            masks = resize_masks(load_class_masks(sample.mask_path, mask_bits), input_size)
+        cached.append(CachedImage(sample, (int(size[0]), int(size[1])), coarse, fine, masks))
     return cached
 
 
 def global_batch(
-    items: list[CachedImage], input_size: tuple[int, int], rng: np.random.Generator, augment: AugmentConfig | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Augmented network inputs (B, 1, h, w) and their points (B, K, 2) in input pixels."""
+    items: list[CachedImage], input_size: tuple[int, int], rng: np.random.Generator, augment: AugmentConfig | None, with_masks: bool = False
+) -> tuple[torch.Tensor, ...]:
+    """Augmented network inputs (B, 1, h, w) and their points (B, K, 2) in input pixels.
+
+    ``with_masks``: also the class masks (B, C, h, w), warped by the same matrix
+    as the image (nearest neighbour), so image, points and masks stay aligned.
+    """
     h, w = input_size
     centre = ((w - 1) / 2.0, (h - 1) / 2.0)
-    images, points = [], []
+    images, points, masks = [], [], []
     for item in items:
         if augment is None:
             matrix = affine_in_from_out(input_size, centre)
@@ -87,11 +101,14 @@ def global_batch(
             angle, zoom, (sx, sy) = random_geometry(rng, augment)
             matrix = affine_in_from_out(input_size, centre, angle_deg=angle, zoom=zoom, shift_in=(sx * w, sy * h))
         image = warp(item.coarse, torch.as_tensor(matrix[None], dtype=torch.float32), input_size)
+        if with_masks:
+            masks.append(warp(item.masks, torch.as_tensor(matrix[None], dtype=torch.float32), input_size, mode="nearest"))
         if augment is not None:
             image = augment_intensity(image, rng, augment)
         images.append(standardise(image))
         points.append(apply_affine(invert_affine(matrix), item.points_in(input_size)))
-    return torch.cat(images), torch.as_tensor(np.stack(points), dtype=torch.float32)
+    out = (torch.cat(images), torch.as_tensor(np.stack(points), dtype=torch.float32))
+    return out + (torch.cat(masks),) if with_masks else out
 
 
 def patch_matrices(centres: np.ndarray, patch_size: int, angles: np.ndarray | None = None, zooms: np.ndarray | None = None) -> np.ndarray:

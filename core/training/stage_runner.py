@@ -20,11 +20,12 @@ import torch
 from core.atomic import atomic_write_text
 from core.models import LandmarkNet, LandmarkNetConfig, PatchNet, PatchNetConfig
 from core.training.datasets import load_dataset
-from core.training.devices import select_device
+from core.training import distributed
 from core.training.loop import EpochReport, TrainConfig, run_training
 from core.training.recipes import Recipe
 from core.training.samplers import cache_images
-from core.training.stages import GlobalStage, PatchStage
+from core.training.stages import PatchStage
+from core.training.zoo_stages import build_zoo_model, global_stage_class, segmentation_classes
 
 STAGES = ("global", "patch")
 
@@ -40,6 +41,9 @@ def build_stage_model(recipe: Recipe, stage: str, n_landmarks: int, adjacency: l
             refiner_noise=recipe.refiner_noise if recipe.use_refiner else 0.0,
             refiner_detach=recipe.refiner_detach and recipe.use_refiner,
             adjacency=adjacency if recipe.use_refiner else [],
+            temperature=recipe.temperature,
+            heatmap=recipe.heatmap,
+            heatmap_sigma=recipe.global_train.sigma[0],
         )
         return LandmarkNet(config)
     if stage == "patch":
@@ -62,7 +66,7 @@ def train_stage(
 ) -> dict:
     """Train ``stage`` of ``recipe`` and return the record written to ``<stage>.json``."""
     work.mkdir(parents=True, exist_ok=True)
-    device, reason = select_device(device_preference)
+    device, reason = distributed.device_for_rank(device_preference)
     config = config or (recipe.global_train if stage == "global" else recipe.patch_train)
     full = load_dataset(dataset_dir)
     train = full.subset(train_split)
@@ -75,17 +79,21 @@ def train_stage(
     schema = full.schema
     adjacency = schema.normalized_adjacency().tolist()
     torch.manual_seed(config.seed)  # the seed fixes the initial weights, not only the batches
-    model = build_stage_model(recipe, stage, schema.n_landmarks, adjacency)
+    if stage == "global" and recipe.model != "unet":
+        model = build_zoo_model(recipe.model, schema, recipe.input_size, recipe.width, recipe.depth, recipe.model_options)
+    else:
+        model = build_stage_model(recipe, stage, schema.n_landmarks, adjacency)
     if init_from is not None:
         # Fine-tuning: start from a stage checkpoint of the same architecture.
         model.load_state_dict(torch.load(init_from, map_location="cpu", weights_only=True))
     fine = recipe.fine_scale if stage == "patch" else None
     t0 = time.monotonic()
-    train_items = cache_images(train.samples, recipe.input_size, fine)
-    val_items = cache_images(val.samples, recipe.input_size, fine)
+    bits = segmentation_classes(schema, model.config.mask_classes)[1] if stage == "global" and recipe.model == "segnet" else None
+    train_items = cache_images(train.samples, recipe.input_size, fine, bits)
+    val_items = cache_images(val.samples, recipe.input_size, fine, bits)
     cache_seconds = time.monotonic() - t0
     if stage == "global":
-        runner = GlobalStage(model, schema, train_items, val_items, config, device)
+        runner = global_stage_class(recipe.model)(model, schema, train_items, val_items, config, device)
     else:
         runner = PatchStage(model, train_items, val_items, config, device)
     checkpoint = work / f"{stage}.pt"
@@ -107,6 +115,8 @@ def train_stage(
         "init_from": str(init_from) if init_from else None,
         "device": str(device),
         "device_reason": reason,
+        "precision": result.precision,
+        "processes": distributed.current().world_size,
         "threads": torch.get_num_threads(),
         "cache_seconds": cache_seconds,
         "best_val_mre_px": result.best_mre_px,
@@ -115,7 +125,9 @@ def train_stage(
         "seconds": result.seconds,
         "history": result.history,
     }
-    atomic_write_text(work / f"{stage}.json", json.dumps(record, indent=1))
+    if distributed.current().is_main:
+        atomic_write_text(work / f"{stage}.json", json.dumps(record, indent=1))
+    distributed.barrier()  # the other ranks go on once the record is there
     return record
 
 

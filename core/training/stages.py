@@ -19,6 +19,7 @@ from core.losses import coordinate_l1, heatmap_cross_entropy, order_loss, symmet
 from core.models import LandmarkNet, PatchNet
 from core.schema import LandmarkSchema
 from core.training.augment import apply_affine
+from core.training.heatmap_losses import heatmap_terms
 from core.training.loop import TrainConfig
 from core.training.samplers import CachedImage, from_scaled, global_batch, patch_batch
 from core.training.schedules import ramp_after_warmup, warmup_cosine
@@ -40,6 +41,7 @@ class GlobalStage:
         device: torch.device,
     ) -> None:
         self.model, self.schema, self.train, self.val = model, schema, train, val
+        self.net: torch.nn.Module = model  # the training forward (run_training wraps it for AMP/DDP)
         self.config, self.device = config, device
         self.input_size = tuple(model.config.input_size)
 
@@ -51,12 +53,9 @@ class GlobalStage:
         cfg = self.config
         valid = torch.isfinite(points).all(dim=-1).float()
         sigma = warmup_cosine(progress, cfg.warmup, cfg.sigma[0], cfg.sigma[0], cfg.sigma[1])
-        target = target_distribution(points, self.input_size, sigma)
         h, w = self.input_size
-        terms = {
-            "heatmap_ce": heatmap_cross_entropy(out["logits"], target, valid),
-            "soft_l1": cfg.w_soft_l1 * coordinate_l1(out["soft"], points, valid),
-        }
+        terms = heatmap_terms(self.model, out["logits"], points, valid, self.input_size, sigma, cfg)
+        terms["soft_l1"] = cfg.w_soft_l1 * coordinate_l1(out["soft"], points, valid)
         if self.model.refiner is not None:
             terms["refined_l1"] = cfg.w_refined_l1 * coordinate_l1(out["refined"], points, valid)
         lam_sym = ramp_after_warmup(progress, cfg.warmup, cfg.lambda_sym)
@@ -69,7 +68,7 @@ class GlobalStage:
 
     def step(self, indices: list[int], rng: np.random.Generator, progress: float) -> torch.Tensor:
         images, points = global_batch([self.train[i] for i in indices], self.input_size, rng, self.config.augment)
-        out = self.model(images.to(self.device))
+        out = self.net(images.to(self.device))
         return sum(self.losses(out, points.to(self.device), progress).values())
 
     def predict_points(self, items: list[CachedImage]) -> tuple[np.ndarray, np.ndarray]:
@@ -98,6 +97,7 @@ class PatchStage:
         device: torch.device,
     ) -> None:
         self.model, self.train, self.val = model, train, val
+        self.net: torch.nn.Module = model  # the training forward (run_training wraps it for AMP/DDP)
         self.config, self.device = config, device
         self.patch = model.config.patch_size
 
@@ -114,7 +114,7 @@ class PatchStage:
                 subset = rng.choice(k, size=cfg.landmarks_per_step, replace=False)
             parts.append(patch_batch(self.train[index], self.patch, rng, cfg.augment, cfg.jitter, subset)[:3])
         patches, ids, targets = (torch.cat(t) for t in zip(*parts))
-        logits = self.model(patches.to(self.device), ids.to(self.device))  # (N, P, P)
+        logits = self.net(patches.to(self.device), ids.to(self.device))  # (N, P, P)
         targets = targets.to(self.device)
         sigma = warmup_cosine(progress, cfg.warmup, cfg.sigma[0], cfg.sigma[0], cfg.sigma[1])
         target = target_distribution(targets, (self.patch, self.patch), sigma)

@@ -60,6 +60,23 @@ def test_bundled_sample_dicom_is_predicted(chest_predictor: Predictor) -> None:
     assert right_base[1] > right_apex[1] + h / 3
 
 
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_cards_carry_a_checked_conformal_calibration(name: str) -> None:
+    """90 % regions calibrated on held-out images, with the coverage measured on other images."""
+    loaded = load_model(resolve_model(name))
+    conf = loaded.card["uncertainty"]["conformal"]
+    assert conf["alpha"] == 0.1 and conf["n"] >= 20 and None not in conf["quantiles"]
+    check = loaded.card["uncertainty"]["coverage_check"]
+    assert check["nominal"] == 0.9 and 0.8 <= check["observed"] <= 1.0
+
+
+def test_bundled_prediction_has_regions(chest_predictor: Predictor) -> None:
+    prediction = chest_predictor.predict(samples_dir() / "chest_RG1.dcm")
+    assert prediction.coverage == pytest.approx(0.9)
+    assert prediction.region_px.shape == (6, 3) and np.isfinite(prediction.region_px).all()
+    assert (prediction.region_px[:, 1] > 0).all() and (prediction.region_px[:, 0] < 300).all()  # px, 1955×1841 image
+
+
 def test_models_command_lists_both(capsys) -> None:
     assert main(["models", "--json"]) == 0
     listed = {c["name"] for c in json.loads(capsys.readouterr().out)}

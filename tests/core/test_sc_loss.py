@@ -1,0 +1,135 @@
+"""Spatial-configuration loss (DESIGN.md 2.2) and the threshold-and-largest-blob decoder."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core.heatmaps import DECODERS, blob_centroids, decode, laplace_heatmaps
+from core.models.sc_loss import (
+    configuration_loss,
+    coordinate_maps,
+    correlation_map,
+    sc_embeddings,
+    spatial_configuration_loss,
+)
+
+N = 8  # 8×8 grid
+
+
+def _numpy_sc_loss(h: np.ndarray, o: np.ndarray, gamma: float, beta: float) -> tuple[float, float]:
+    """The paper's loss for one image written out with numpy loops: (‖H − O‖², γ‖C − C_gt‖²)."""
+    size = h.shape[-1]
+    c = (size - 1) / 2
+    raw = np.zeros((4, size, size))
+    for v in range(size):
+        for u in range(size):
+            raw[:, v, u] = (u, v, math.hypot(u - c, v - c), math.atan2(v - c, u - c))
+    f = np.stack([(m - m.mean()) / m.std() for m in raw])
+
+    def corr(maps: np.ndarray) -> np.ndarray:
+        e = []
+        for m in maps:
+            w = np.exp(beta * m - (beta * m).max())
+            w /= w.sum()
+            e.append([(w * f[d]).sum() for d in range(4)])
+        e = np.array(e)
+        return e @ e.T
+
+    return float(((h - o) ** 2).sum()), gamma * float(((corr(h) - corr(o)) ** 2).sum())
+
+
+def test_coordinate_maps_are_instance_normalised_x_y_radius_angle():
+    f = coordinate_maps((N, N), torch.float64)
+    assert f.shape == (4, N, N)
+    assert torch.allclose(f.mean(dim=(1, 2)), torch.zeros(4, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(f.std(dim=(1, 2), unbiased=False), torch.ones(4, dtype=torch.float64))
+    # x = 0..7 has mean 3.5 and population std sqrt(63/12): x = 0 maps to -3.5 / 2.2913 = -1.5275.
+    assert f[0, 5, 0].item() == pytest.approx(-3.5 / math.sqrt(63 / 12))
+    assert f[1, 0, 3].item() == pytest.approx(-3.5 / math.sqrt(63 / 12))
+    # Radius is smallest at the four centre pixels and symmetric; angle increases anticlockwise in (x, −y).
+    r = f[2]
+    assert r[3, 3] == r[4, 4] == r.min() and r[0, 0] == r[7, 7] == r.max()
+    assert f[3, 7, 4] > f[3, 4, 7]  # atan2(+3.5, 0.5) > atan2(0.5, 3.5)
+
+
+def test_embedding_of_a_sharp_peak_is_the_coordinate_maps_there():
+    """With one pixel far above the rest, softmax(β·H) is one-hot: e_k = f(u, v)."""
+    h = torch.zeros(1, 2, N, N, dtype=torch.float64)
+    h[0, 0, 1, 2] = 10.0  # landmark 0 at (x 2, y 1)
+    h[0, 1, 6, 5] = 10.0  # landmark 1 at (x 5, y 6)
+    e = sc_embeddings(h, beta=10.0)
+    f = coordinate_maps((N, N), torch.float64)
+    assert e.shape == (1, 2, 4)
+    assert torch.allclose(e[0, 0], f[:, 1, 2], atol=1e-20) and torch.allclose(e[0, 1], f[:, 6, 5], atol=1e-20)
+    c = correlation_map(e)
+    assert c.shape == (1, 2, 2)
+    assert c[0, 0, 1].item() == pytest.approx(float(f[:, 1, 2] @ f[:, 6, 5]))
+    assert torch.allclose(c, c.transpose(1, 2))
+
+
+def test_sc_loss_matches_a_numpy_computation_on_2_landmarks_8x8():
+    rng = np.random.default_rng(3)
+    h = rng.uniform(0, 1, (2, N, N))
+    o = laplace_heatmaps(torch.tensor([[2.3, 1.0], [5.0, 6.4]], dtype=torch.float64), (N, N), 1.5).numpy()
+    want_l2, want_corr = _numpy_sc_loss(h, o, gamma=1e-4, beta=10.0)
+    got = spatial_configuration_loss(torch.tensor(h)[None], torch.tensor(o)[None], torch.ones(1, 2, dtype=torch.float64))
+    assert set(got) == {"heatmap_l2", "sc_correlation"}
+    assert got["heatmap_l2"].item() == pytest.approx(want_l2, rel=1e-10)
+    assert got["sc_correlation"].item() == pytest.approx(want_corr, rel=1e-8)
+    assert want_corr > 0
+
+
+def test_sc_loss_is_zero_at_the_target_and_averages_over_the_batch():
+    o = laplace_heatmaps(torch.tensor([[[2.0, 3.0], [6.0, 1.0]]]), (N, N), 1.0)
+    zero = spatial_configuration_loss(o, o, torch.ones(1, 2))
+    assert zero["heatmap_l2"].item() == 0.0 and zero["sc_correlation"].item() == 0.0
+    h = torch.rand(1, 2, N, N, generator=torch.Generator().manual_seed(0))
+    one = configuration_loss(h, o, torch.ones(1, 2))
+    two = configuration_loss(torch.cat([h, h]), torch.cat([o, o]), torch.ones(2, 2))
+    assert two.item() == pytest.approx(one.item(), rel=1e-6)
+
+
+def test_missing_landmark_leaves_its_map_and_pairs_out():
+    o = laplace_heatmaps(torch.tensor([[[2.0, 3.0], [6.0, 1.0]]]), (N, N), 1.0)
+    h = o.clone()
+    h[0, 1] = torch.rand(N, N, generator=torch.Generator().manual_seed(1))  # landmark 1 wrong…
+    terms = spatial_configuration_loss(h, o, torch.tensor([[1.0, 0.0]]))  # …but missing
+    assert terms["heatmap_l2"].item() == 0.0 and terms["sc_correlation"].item() == 0.0
+
+
+def test_gradients_reach_every_heatmap_through_both_terms():
+    o = laplace_heatmaps(torch.tensor([[[2.0, 3.0], [6.0, 1.0]]]), (N, N), 1.0)
+    h = torch.rand(1, 2, N, N, generator=torch.Generator().manual_seed(2), requires_grad=True)
+    configuration_loss(h, o, torch.ones(1, 2)).backward()
+    assert h.grad is not None and torch.isfinite(h.grad).all() and (h.grad.abs().sum(dim=(2, 3)) > 0).all()
+    h.grad = None
+    sum(spatial_configuration_loss(h, o, torch.ones(1, 2)).values()).backward()
+    assert (h.grad.abs().sum(dim=(2, 3)) > 0).all()
+
+
+# --- threshold-and-largest-blob decoder --------------------------------------------------
+
+
+def test_blob_decoder_takes_the_centroid_of_the_largest_blob():
+    h = torch.zeros(1, 2, 12, 12)
+    h[0, 0, 2:4, 2:4] = 1.0  # small blob, centroid (2.5, 2.5)
+    h[0, 0, 7:10, 6:9] = 0.97  # larger blob above 0.95, centroid (7, 8)
+    h[0, 1, 5, 5] = 0.5  # a single peak: the blob is that pixel (threshold is 95 % of the range)
+    h[0, 1, 0, 11] = 0.4
+    points = blob_centroids(h)
+    assert points.shape == (1, 2, 2)
+    assert points[0, 0].tolist() == [7.0, 8.0]
+    assert points[0, 1].tolist() == [5.0, 5.0]
+    assert "blob" in DECODERS and torch.equal(decode(h, "blob"), points)
+
+
+def test_blob_decoder_threshold_is_the_papers_095_on_unit_range_maps():
+    h = torch.zeros(1, 10, 10)
+    h[0, 4, 4] = 1.0
+    h[0, 4, 5] = 0.96  # inside at 0.95
+    h[0, 4, 6] = 0.94  # outside
+    assert blob_centroids(h)[0].tolist() == [4.5, 4.0]
