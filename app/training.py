@@ -12,7 +12,7 @@ Events (one JSON object per line on stdout)::
     {"event": "epoch", "stage": "global"|"patch", "epoch": i, "epochs": n, "train_loss": …,
      "val_mre_px": …, "best_mre_px": …, "lr": …, "seconds": …, "elapsed": …, "eta_seconds": …}
     {"event": "done", "version": "vN", "model_path": …, "before": {…}, "after": {…},
-     "adoptable": bool, "worse_images": […]}
+     "adoptable": bool, "worse_images": […], "verdict": {"outcome", "text", …} (core.learning.verdict)}
 
 Failures: exit status 2 and one line on stderr.
 """
@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-#: How ``anatomark`` is run from the app: the installed CLI's ``main`` in this Python.
-CLI_PREFIX = [sys.executable, "-c", "import sys; from core.cli import main; sys.exit(main(sys.argv[1:]))"]
+from core.frozen import cli_command
+
 KILL_AFTER_MS = 4000
 
 
@@ -46,7 +45,7 @@ class TrainOptions:
 def train_command(options: TrainOptions) -> list[str]:
     """The real engine's command line for ``options``."""
     minutes = f"{options.max_minutes:g}"
-    return CLI_PREFIX + ["train", "--project", options.project, "--from", options.source, "--epochs", str(options.epochs),
+    return cli_command() + ["train", "--project", options.project, "--from", options.source, "--epochs", str(options.epochs),
                          "--max-minutes", minutes, "--device", options.device, "--json"]
 
 

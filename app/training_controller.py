@@ -6,7 +6,8 @@ nothing changes for the window until the user adopts a version from the report o
 versions dialog. Adopting calls ``core.learning.adopt`` on the window's open project (the
 window holds the project's lock, so ``anatomark adopt`` could not write it), points the
 window's predictions at the adopted model file (the predictor cache reloads when the path
-changes) and re-predicts the unreviewed images in the background.
+changes) and predicts every image again in the background (reviewed points stay; the landmark
+table shows the new prediction's distance to them).
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ class TrainingController(QObject):
         return self.report
 
     def adopt(self, version: str | None, force: bool = False, model_path: str | None = None) -> bool:
-        """Make ``version`` the project's current model, predict with it and re-predict unreviewed images."""
+        """Make ``version`` the project's current model, predict with it and predict every image again."""
         doc = self.doc
         if not version or not doc.require_editable():
             return False
@@ -151,8 +152,10 @@ class TrainingController(QObject):
             QGuiApplication.restoreOverrideCursor()
         self.model_path = path
         self.panel.status.setText(f"Using {version}")
-        self.window.status.showMessage(f"Adopted {version}: unreviewed images are re-predicted with it", 5000)
-        self.window.predict_ids(unreviewed_ids(doc.project))
+        self.window.status.showMessage(f"Adopted {version}: images are predicted again with it", 5000)
+        # Every image: unreviewed landmarks take the new prediction; reviewed ones keep the user's
+        # points and the landmark table shows the new prediction's distance to them (core.agreement).
+        self.window.predict_ids(doc.image_ids())
         self._refresh_versions()
         return True
 
@@ -234,10 +237,3 @@ def adopt_version(project, version: str, force: bool) -> dict:
 
     return adopt(project, version, force=force, device="cpu", predict=False)
 
-
-def unreviewed_ids(project) -> list[str]:
-    try:
-        from core.learning import is_reviewed
-    except Exception:
-        return []
-    return [image.id for image in project.images if not is_reviewed(image)]

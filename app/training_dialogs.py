@@ -18,6 +18,7 @@ from app.theme import ACCENT, MUTED
 
 BETTER = "#3ddc84"
 WORSE = "#ff6b6b"
+UNSURE = "#ffb347"  # an inconclusive verdict: adoptable, but the evidence is thin
 
 
 def _fmt(value, digits: int = 2, unit: str = "") -> str:
@@ -89,6 +90,26 @@ def not_adoptable_reason(result: dict) -> str:
     return "it is not better than the current model on the locked validation set"
 
 
+def verdict_html(result: dict) -> str:
+    """The report's verdict line: ``core.learning.verdict`` outcome with its reason and 95 % interval."""
+    verdict = result.get("verdict") or {}
+    outcome, text = verdict.get("outcome"), verdict.get("text", "")
+    detail = text.split(": ", 1)[1] if ": " in text else text
+    if outcome == "better":
+        return (f"<span style='color:{BETTER}'>✔ Better than the current model</span> ({detail}). "
+                "Adopt it to use it for new predictions.")
+    if outcome == "inconclusive":
+        return (f"<span style='color:{UNSURE}'>◐ Inconclusive</span>: {detail}. Not worse on the validation "
+                "images, but the difference may be chance: adopt it only if the report convinces you.")
+    if outcome == "first":
+        return f"<span style='color:{BETTER}'>✔ The project's first model</span> ({detail})."
+    if outcome == "worse":
+        return f"<span style='color:{WORSE}'>✖ Not adopted automatically:</span> worse: {detail}."
+    if result.get("adoptable"):  # an engine without verdicts
+        return f"<span style='color:{BETTER}'>✔ Better than the current model.</span> Adopt it to use it for new predictions."
+    return f"<span style='color:{WORSE}'>✖ Not adopted automatically:</span> {not_adoptable_reason(result)}."
+
+
 class ReportDialog(QDialog):
     """Before/after validation metrics of a training run, with Adopt and Keep current."""
 
@@ -108,10 +129,7 @@ class ReportDialog(QDialog):
         layout.addWidget(title)
         verdict = QLabel()
         verdict.setWordWrap(True)
-        if adoptable:
-            verdict.setText(f"<span style='color:{BETTER}'>✔ Better than the current model.</span> Adopt it to use it for new predictions.")
-        else:
-            verdict.setText(f"<span style='color:{WORSE}'>✖ Not adopted automatically:</span> {not_adoptable_reason(result)}.")
+        verdict.setText(verdict_html(result))
         layout.addWidget(verdict)
         self.verdict = verdict
 
@@ -227,7 +245,9 @@ class VersionsDialog(QDialog):
             self.table.setItem(r, 2, _item(str(row.get("parent") or "—"), align_right=False))
             created = row.get("date") or row.get("created") or "—"
             self.table.setItem(r, 3, _item(str(created)[:16].replace("T", " "), align_right=False))
-            self.table.setItem(r, 4, _item(_fmt(row.get("val_mre_px", metrics.get("mre_px")))))
+            mre = _item(_fmt(row.get("val_mre_px", metrics.get("mre_px"))))
+            mre.setToolTip(str(row.get("verdict") or ""))  # core.learning.verdict: outcome, 95 % interval
+            self.table.setItem(r, 4, mre)
             self.table.setItem(r, 5, _item(str(row.get("title") or ""), MUTED, align_right=False))
         self.table.itemSelectionChanged.connect(self._update)
         layout.addWidget(self.table, 1)

@@ -5,7 +5,8 @@
     anatomark project import P --dataset DIR [--split S] [--state corrected|predicted]
     anatomark predict --project P [--all]
     anatomark train --project P [--from current|scratch|VERSION] [--epochs N] [--max-minutes M]
-                    [--device auto|cpu|cuda|mps] [--json]
+                    [--device auto|cpu|cuda|mps] [--stage all|global|patch] [--set KEY=VALUE] [--json]
+    torchrun --nproc_per_node N -m core.cli train --project P …   (DistributedDataParallel)
     anatomark models --project P [--json]
     anatomark adopt --project P VERSION [--force]
 
@@ -113,10 +114,24 @@ def _brief(summary: dict) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.learning import RetrainSettings, retrain
-    from core.training.loop import TrainingCancelled
+    """``train --project``; under ``torchrun --nproc_per_node N`` every process trains a shard (DDP)."""
+    from core.training.distributed import session
 
-    settings = RetrainSettings(start=args.start, epochs=args.epochs, max_minutes=args.max_minutes, device=args.device)
+    with session(args.device):
+        return _train_project(args)
+
+
+def _train_project(args: argparse.Namespace) -> int:
+    from core.cli import _override
+    from core.learning import RetrainSettings, retrain
+    from core.training import distributed
+    from core.training.loop import TrainingCancelled, TrainingDiverged
+
+    stages = ("global", "patch") if args.stage == "all" else (args.stage,)
+    settings = RetrainSettings(start=args.start, epochs=args.epochs, max_minutes=args.max_minutes, device=args.device,
+                               stages=stages)
+    settings = _override(settings, args.set, {"lr", "alpha", "batch_size", "seed"})
+    main_rank = distributed.current().is_main  # the others train their shards and print nothing
     cancel = threading.Event()
 
     def progress(event: dict) -> None:
@@ -124,7 +139,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             if event["event"] != "evaluate":
                 _print_json(event)
         elif event["event"] == "start":
-            print(f"training on {event['device']} ({event['reason']}): {event['n_train']} images, "
+            print(f"training on {event['device']} ({event['reason']}; {event['precision']}): {event['n_train']} images, "
                   f"validation {event['n_val']} ({event['validation']})", flush=True)
         elif event["event"] == "epoch":
             print(f"[{event['stage']}] epoch {event['epoch']}/{event['epochs']} loss {event['train_loss']:.3f} "
@@ -138,24 +153,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     # cleans up its work folder and publishes nothing.
     previous = signal.signal(signal.SIGTERM, lambda *_: cancel.set()) if _main_thread() else None
     try:
-        with Project.open(args.project) as project:
+        with Project.open(args.project, read_only=not main_rank) as project:
             result = retrain(project, settings, progress, cancel)
     except (KeyboardInterrupt, TrainingCancelled):
-        print("anatomark: training cancelled; nothing was published", file=sys.stderr)
+        if main_rank:
+            print("anatomark: training cancelled; nothing was published", file=sys.stderr)
         return 130
+    except TrainingDiverged as exc:
+        if args.json and main_rank:
+            _print_json({"event": "diverged", "message": " ".join(str(exc).split())})
+        raise  # one line on stderr, exit status 2
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    if not main_rank:
+        return 0
     if args.json:
         _print_json({"event": "done", "version": result.version, "model_path": str(result.model_path),
                      "parent": result.parent, "before": _brief(result.before), "after": _brief(result.after),
                      "worse_images": result.worse, "adoptable": result.adoptable, "seconds": round(result.seconds, 1),
-                     "validation": result.validation})
+                     "validation": result.validation, "verdict": result.verdict})
         return 0
     before = result.before.get("mre_px")
     print(f"{result.version} written to {result.model_path} in {result.seconds:.0f} s")
     print(f"validation MRE: {before:.2f} px → {result.after['mre_px']:.2f} px" if before is not None
           else f"validation MRE: {result.after['mre_px']:.2f} px")
+    print(f"verdict: {result.verdict['text']}")
     print("adoptable: run `anatomark adopt --project P " + result.version + "`" if result.adoptable
           else "worse than the current model: not adoptable (adopt --force to use it anyway)")
     return 0
@@ -173,6 +196,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for r in rows:
         mre = f"val MRE {r['val_mre_px']:.2f} px" if r["val_mre_px"] is not None else ""
         print(f"{'*' if r['current'] else ' '} {r['version']:<5} parent {r['parent'] or '-':<5} {mre}  {r['title']}")
+        if r.get("verdict"):
+            print(f"        {r['verdict']}")
     return 0
 
 
@@ -181,7 +206,18 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
     with _open(args.project) as project:
         result = adopt(project, args.version, force=args.force, device=args.device)
+    if args.json:
+        _print_json(result)
+        return 0
     print(f"{result['version']} adopted (was {result['previous']}); {result['repredicted']} image(s) re-predicted")
+    if result.get("verdict"):
+        print(f"verdict: {result['verdict']['text']}")
+    if result["agreement"]:
+        mm = [r["mean_mm"] for r in result["agreement"] if r["mean_mm"] is not None]
+        far = f"{sum(mm) / len(mm):.2f} mm" if len(mm) == len(result["agreement"]) else \
+            f"{sum(r['mean_px'] for r in result['agreement']) / len(result['agreement']):.1f} px"
+        print(f"reviewed images: the new predictions lie {far} from your points on average "
+              f"({len(result['agreement'])} images; --json lists each)")
     return 0
 
 
@@ -220,7 +256,10 @@ def build_parser(command: str) -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--max-minutes", type=float, default=None)
     t.add_argument("--device", default="auto")
-    t.add_argument("--json", action="store_true", help="JSON lines: start, epoch…, done")
+    t.add_argument("--stage", default="all", choices=("all", "global", "patch"), help="train both stages, or one")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting: lr, alpha (L2-SP strength), batch_size or seed, e.g. --set lr=1e-4")
+    t.add_argument("--json", action="store_true", help="JSON lines: start, epoch…, done (or diverged)")
     t.set_defaults(func=cmd_train)
     m = sub.add_parser("models")
     m.add_argument("--project", required=True)
@@ -231,6 +270,8 @@ def build_parser(command: str) -> argparse.ArgumentParser:
     d.add_argument("version")
     d.add_argument("--force", action="store_true", help="adopt even when worse (restore an earlier version)")
     d.add_argument("--device", default="cpu")
+    d.add_argument("--json", action="store_true",
+                   help="print the result as JSON (verdict, per-image distance of the new predictions to your points)")
     d.set_defaults(func=cmd_adopt)
     return parser
 

@@ -1,9 +1,12 @@
-"""The landmark table of the current image: state, confidence, position in px and mm, error.
+"""The landmark table of the current image: state, confidence, position in px and mm, error, model.
 
 Error is shown when the image comes from a data set with reference positions
-(``app.ground_truth``); otherwise "—". While a point is dragged its row shows the live
-position. Below the table: the selected landmark's provenance (source, time, the
-model's original point).
+(``app.ground_truth``); otherwise "—". Model is, for a point the user placed or
+accepted, how far the image's latest prediction lies from it (``core.agreement``;
+after a new version is adopted every image is predicted again, so this is where the
+adopted model still disagrees with the user). While a point is dragged its row shows
+the live position. Below the table: the selected landmark's provenance (source, time,
+the model's original point, the latest prediction's distance).
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableView, QToolButton, QVBoxLayout, QWidget
 
 from app.document import ProjectDocument
+from core.agreement import landmark_distances, landmark_distances_mm
 from app.ground_truth import ground_truth
 from app.overlays.landmarks import marker_path
 from app.theme import MUTED, STATE_STYLES, confidence_colour, state_key, state_style
 
-COLUMNS = ("Landmark", "State", "Conf.", "x, y (px)", "x, y (mm)", "Error")
+COLUMNS = ("Landmark", "State", "Conf.", "x, y (px)", "x, y (mm)", "Error", "Model")
+MODEL_COLUMN = COLUMNS.index("Model")
 DASH = "—"
 
 
@@ -44,6 +49,7 @@ class LandmarkTableModel(QAbstractTableModel):
         self.names: tuple[str, ...] = ()
         self.preview: dict[str, tuple[float, float]] = {}
         self.truth: np.ndarray | None = None
+        self.predicted: tuple[str, np.ndarray] | None = None  # (model id, (K, 2) px) of the latest prediction
         self._icons = {key: state_icon(key) for key in STATE_STYLES}
 
     def reload(self) -> None:
@@ -54,7 +60,13 @@ class LandmarkTableModel(QAbstractTableModel):
         self.truth = None
         if image is not None:
             self.truth = ground_truth(image.path, self.doc.project.schema.name, self.names)
+        self.load_prediction()
         self.endResetModel()
+
+    def load_prediction(self) -> None:
+        """Keep the current image's latest prediction (points only) for the Model column."""
+        cached = self.doc.prediction() if self.doc.image() is not None else None
+        self.predicted = None if cached is None else (cached.model_id, np.array(cached.points, dtype=np.float64))
 
     def refresh(self, name: str) -> None:
         if name in self.names:
@@ -108,6 +120,8 @@ class LandmarkTableModel(QAbstractTableModel):
                 return DASH if pos is None else f"{pos[0]:.1f}, {pos[1]:.1f}"
             if col == 4:
                 return DASH if pos is None or spacing is None else f"{pos[0] * spacing[0]:.1f}, {pos[1] * spacing[1]:.1f}"
+            if col == MODEL_COLUMN:
+                return self.model_distance(row) or DASH
             return self._error_text(row, pos, spacing)
         if role == Qt.ItemDataRole.DecorationRole and col == 1:
             return self._icons.get(state)
@@ -120,7 +134,21 @@ class LandmarkTableModel(QAbstractTableModel):
                 return QColor(MUTED)
         if role == Qt.ItemDataRole.ToolTipRole and col == 0:
             return self.doc.project.schema.labels[row]
+        if role == Qt.ItemDataRole.ToolTipRole and col == MODEL_COLUMN:
+            distance = self.model_distance(row)
+            return f"model {self.predicted[0]}: {distance} from your point" if distance else None
         return None
+
+    def model_distance(self, row: int) -> str | None:
+        """``"1.3 mm"`` (``"4.2 px"`` without a spacing): the latest prediction's distance to the user's
+        point of this row; None for a landmark the user has not placed or accepted, or no prediction."""
+        image = self.doc.image()
+        if self.predicted is None or image is None:
+            return None
+        points = self.predicted[1]
+        mm = landmark_distances_mm(image, points)
+        value = (mm if mm is not None else landmark_distances(image, points))[row]
+        return None if not np.isfinite(value) else f"{value:.1f} {'mm' if mm is not None else 'px'}"
 
     def _error_text(self, row: int, pos, spacing) -> str:
         if self.truth is None or pos is None or not np.isfinite(self.truth[row]).all():
@@ -168,6 +196,7 @@ class LandmarksPanel(QWidget):
         doc.current_image_changed.connect(lambda _id: self.reload())
         doc.project_closed.connect(self.reload)
         doc.landmark_changed.connect(self._on_landmark_changed)
+        doc.prediction_stored.connect(self._on_prediction_stored)
         doc.current_landmark_changed.connect(self._show_current)
 
     def add_actions(self, actions) -> None:
@@ -189,6 +218,13 @@ class LandmarksPanel(QWidget):
             self.model.refresh(name)
             if name == self.doc.current_landmark:
                 self._update_details()
+
+    def _on_prediction_stored(self, image_id: str) -> None:
+        if image_id == self.doc.current_image_id:
+            self.model.load_prediction()
+            for name in self.model.names:
+                self.model.refresh(name)
+            self._update_details()
 
     def _on_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid() and not self._syncing:
@@ -219,4 +255,7 @@ class LandmarksPanel(QWidget):
             lines.append(f"placed by {record.source}, {record.updated[:19].replace('T', ' ')} UTC")
         if record.original is not None:
             lines.append(f"model's original point: {record.original[0]:.1f}, {record.original[1]:.1f} px")
+        distance = self.model.model_distance(self.doc.landmark_names().index(name))
+        if distance:
+            lines.append(f"model {self.model.predicted[0]}: {distance} from your point")
         self.details.setText("<br>".join(lines))

@@ -6,6 +6,7 @@ Modules, one concern each:
 - ``registry``: model versions ``v0`` (bundled), ``v1``… in ``<project>.models/``.
 - ``guard``: the L2-SP penalty toward the parent weights (against forgetting).
 - ``validation``: a model's metrics on the locked validation subset.
+- ``verdict``: better / worse / inconclusive, with a bootstrap 95 % interval of the MRE change.
 - ``finetune``: one retraining run → a new published version with its card.
 - ``adoption``: adopt (never worse unless forced), restore, re-predict.
 

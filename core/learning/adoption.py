@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from core.agreement import project_agreement
 from core.learning.registry import ModelRegistry, RegistryError
 from core.learning.selection import is_reviewed, training_split
 from core.learning.validation import evaluate_model
+from core.learning.verdict import judge
 from core.project import Project
 
 __all__ = ["AdoptionRefused", "adopt", "repredict", "version_rows"]
@@ -19,27 +21,34 @@ class AdoptionRefused(RegistryError):
 
 def adopt(project: Project, version: str, force: bool = False, device: str = "cpu",
           predict: bool = True, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Make ``version`` the project's current model; returns ``{version, previous, before, after, repredicted}``.
+    """Make ``version`` the project's current model.
 
-    Both models are measured on the locked validation subset now (a few
-    images): a version with a higher MRE is refused (AdoptionRefused) unless
-    ``force`` (that is how an earlier version is restored on purpose). On
-    adoption the project records it and saves, and unreviewed images are
-    re-predicted with it (``predict``).
+    Returns ``{version, previous, before_mre_px, after_mre_px, verdict, model_path,
+    repredicted, agreement}``. Both models are measured on the locked validation
+    subset now: a version with a higher MRE is refused (AdoptionRefused) unless
+    ``force`` (that is how an earlier version is restored on purpose);
+    ``verdict`` is ``verdict.judge`` of that comparison (None when not measured).
+    On adoption the project records it and saves, and with ``predict`` every
+    image is predicted again: unreviewed landmarks move to the new prediction,
+    reviewed ones keep the user's point, and ``agreement``
+    (``agreement.project_agreement``) says per image how far the new
+    prediction lies from the user's points.
     """
     from core.learning.finetune import current_version
 
     registry = ModelRegistry(project.path, project.schema.name)
     path = registry.path(version)
     previous = current_version(project, registry)
-    before = after = None
+    before = after = verdict = None
     if previous != version:
         _, val = training_split(project)
         names = project.schema.landmarks
         if val and previous is not None:
-            before = evaluate_model(registry.path(previous), val, names, device)["mre_px"]
-            after = evaluate_model(path, val, names, device)["mre_px"]
-            if not force and after > before:
+            before_summary = evaluate_model(registry.path(previous), val, names, device)
+            after_summary = evaluate_model(path, val, names, device)
+            verdict = judge(before_summary, after_summary).to_dict()
+            before, after = before_summary["mre_px"], after_summary["mre_px"]
+            if not force and not verdict["adoptable"]:
                 raise AdoptionRefused(f"{version} is worse than the current {previous} on the locked validation "
                                       f"subset ({after:.2f} px vs {before:.2f} px MRE); not adopted "
                                       f"(use --force to restore it anyway)")
@@ -52,9 +61,10 @@ def adopt(project: Project, version: str, force: bool = False, device: str = "cp
     record["current"] = version
     project.set_learning(record, note=f"adopt {version} (was {previous}){' forced' if force else ''}")
     project.save()
-    repredicted = repredict(project, device=device, progress=progress) if predict else 0
+    repredicted = repredict(project, all_images=True, device=device, progress=progress) if predict else 0
     return {"version": version, "previous": previous, "before_mre_px": before, "after_mre_px": after,
-            "model_path": str(path), "repredicted": repredicted}
+            "verdict": verdict, "model_path": str(path), "repredicted": repredicted,
+            "agreement": project_agreement(project) if predict else []}
 
 
 def repredict(project: Project, all_images: bool = False, device: str = "cpu",
@@ -99,5 +109,6 @@ def version_rows(project: Project) -> list[dict]:
         val = (card.get("metrics") or {}).get("validation") or {}
         rows.append({"version": version, "current": version == current, "parent": card.get("parent_version"),
                      "path": str(registry.path(version)), "date": card.get("date"), "title": card.get("title", ""),
-                     "val_mre_px": (val.get("after") or {}).get("mre_px"), "adoptable": val.get("adoptable")})
+                     "val_mre_px": (val.get("after") or {}).get("mre_px"), "adoptable": val.get("adoptable"),
+                     "verdict": (val.get("verdict") or {}).get("text")})
     return rows

@@ -11,6 +11,10 @@ here (``adoption.adopt`` does that, on the user's say-so).
 Checkpoint selection inside the run uses the *training* images (no
 augmentation), never the locked validation subset, so the before/after
 comparison stays an honest one.
+
+Under torchrun (``core.training.distributed``) every process runs ``retrain``
+on the same project; each trains its shard, rank 0 alone measures, publishes
+and reports, and every rank returns rank 0's result.
 """
 
 from __future__ import annotations
@@ -30,8 +34,11 @@ from core.learning.guard import DEFAULT_ALPHA, AnchoredStage
 from core.learning.registry import BUNDLED, ModelRegistry, RegistryError
 from core.learning.selection import training_split
 from core.learning.validation import compact, evaluate_model, worse_images
+from core.learning.verdict import judge
 from core.modelfile import INTENDED_USE, combined_state_dict, load_model, read_card, schema_hash
 from core.project import Project
+from core.training import distributed
+from core.training.devices import autocast_dtype, precision_name
 from core.training.loop import EpochReport, TrainingCancelled, TrainingDiverged, run_training
 from core.training.recipes import RECIPES, Recipe
 from core.training.samplers import cache_images
@@ -82,6 +89,7 @@ class RetrainResult:
     seconds: float
     stopped: dict = field(default_factory=dict)  # stage → "completed" / "time budget"
     validation: str = "locked"  # or "training images" while no subset is locked yet
+    verdict: dict = field(default_factory=dict)  # verdict.Verdict.to_dict(): outcome, interval, text
 
 
 def current_version(project: Project, registry: ModelRegistry) -> str | None:
@@ -125,10 +133,9 @@ def retrain(
     TrainingDiverged (NaN/inf loss; nothing published) or TrainingCancelled
     (nothing published; the project and current model untouched).
     """
-    from core.training.devices import select_device
-
     settings = settings or RetrainSettings()
-    emit = progress or (lambda event: None)
+    ranks = distributed.current()
+    emit = progress if progress is not None and ranks.is_main else (lambda event: None)
     t0 = time.monotonic()
     registry = ModelRegistry(project.path, project.schema.name)
     current = current_version(project, registry)
@@ -149,10 +156,12 @@ def retrain(
     else:
         registry.path(settings.start)
         parent = settings.start
-    device, reason = select_device(settings.device)
+    device, reason = distributed.device_for_rank(settings.device)
+    precision = precision_name(autocast_dtype(device))
     recipe = _recipe(project.schema.name)
     names = project.schema.landmarks
-    emit({"event": "start", "device": str(device), "reason": reason, "parent": parent, "current": current,
+    emit({"event": "start", "device": str(device), "reason": reason, "precision": precision,
+          "processes": ranks.world_size, "parent": parent, "current": current,
           "n_train": len(train), "n_val": len(val), "validation": validation, "settings": settings.to_dict()})
 
     if parent is not None:
@@ -166,7 +175,8 @@ def retrain(
         patch_net = build_stage_model(recipe, "patch", len(names), adjacency)
         card = _base_card(project, recipe, global_net, patch_net)
 
-    before = compact(evaluate_model(registry.path(current), val, names, "cpu", cancel)) if current else None
+    measure = current and ranks.is_main  # rank 0 alone measures and publishes
+    before = compact(evaluate_model(registry.path(current), val, names, "cpu", cancel)) if measure else None
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training cancelled before it started")
     stages = [s for s in settings.stages if s == "global" or patch_net is not None]
@@ -224,7 +234,7 @@ def retrain(
                          "patch": patch_net.config.to_dict() if patch_net is not None else None},
         "input_size": list(global_net.config.input_size),
         "training": {
-            "project": str(project.path),
+            "project": project.path.name,  # the file name only: cards travel, folder names can name patients
             "project_id": project._attrs.get("project_id"),
             "images": [{"id": s.id, "sha256": project.image(s.id).sha256} for s in train],
             "validation_ids": [s.id for s in val],
@@ -232,6 +242,8 @@ def retrain(
             "settings": settings.to_dict(),
             "device": str(device),
             "device_reason": reason,
+            "precision": precision,
+            "processes": ranks.world_size,
             "threads": torch.get_num_threads(),
             "stopped": stopped,
             "history": histories,
@@ -244,21 +256,25 @@ def retrain(
         emit({"event": "evaluate", "version": version, "n_val": len(val)})
         after = compact(evaluate_model(tmp_model, val, names, "cpu"))
         worse = worse_images(before, after) if before else []
-        adoptable = before is None or (after["mre_px"] is not None and after["mre_px"] <= before["mre_px"])
+        verdict = judge(before, after, on_training_images=validation != "locked").to_dict()
+        adoptable = verdict["adoptable"]
         seconds = time.monotonic() - t0
         tmp_card = read_card(tmp_model)
         tmp_card["training"]["seconds"] = round(seconds, 1)
         tmp_card["training"]["seconds_training"] = round(seconds_training, 1)
         tmp_card["metrics"] = {"validation": {"before": before, "after": after, "before_version": current,
-                                             "worse_images": worse, "adoptable": adoptable}}
+                                             "worse_images": worse, "adoptable": adoptable, "verdict": verdict}}
         import json
 
         atomic_write_text(tmp_model.with_suffix(".json"), json.dumps(tmp_card, indent=1) + "\n")
-        outcome.update(after=after, worse=worse, adoptable=adoptable, seconds=seconds)
+        outcome.update(after=after, worse=worse, adoptable=adoptable, seconds=seconds, verdict=verdict)
 
-    version, model_path = registry.publish(combined_state_dict(global_net, patch_net), card, evaluate)
-    return RetrainResult(
-        version=version, model_path=model_path, parent=parent, before=before or {}, after=outcome["after"],
-        adoptable=outcome["adoptable"], worse=outcome["worse"], device=str(device), device_reason=reason,
-        seconds=outcome["seconds"], stopped=stopped, validation=validation,
-    )
+    result = None
+    if ranks.is_main:
+        version, model_path = registry.publish(combined_state_dict(global_net, patch_net), card, evaluate)
+        result = RetrainResult(
+            version=version, model_path=model_path, parent=parent, before=before or {}, after=outcome["after"],
+            adoptable=outcome["adoptable"], worse=outcome["worse"], device=str(device), device_reason=reason,
+            seconds=outcome["seconds"], stopped=stopped, validation=validation, verdict=outcome["verdict"],
+        )
+    return distributed.main_result(result)

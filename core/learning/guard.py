@@ -26,6 +26,15 @@ class AnchoredStage:
         self.alpha = float(alpha)
         self._anchor = {n: p.detach().clone() for n, p in self.model.named_parameters()}
 
+    @property
+    def net(self) -> torch.nn.Module:
+        """The inner stage's training forward (``run_training`` wraps it for AMP/DDP)."""
+        return self.inner.net
+
+    @net.setter
+    def net(self, value: torch.nn.Module) -> None:
+        self.inner.net = value
+
     def n_items(self) -> int:
         return self.inner.n_items()
 

@@ -21,23 +21,22 @@ from pathlib import Path
 
 import numpy as np
 
-from core.project import ImageRecord, LandmarkState, Project
+from core.project import ImageRecord, Project
 from core.training.datasets import Sample
 
 __all__ = ["VAL_FRACTION", "is_reviewed", "locked_validation", "review_points", "sample_of", "training_split"]
 
-REVIEWED_STATES = frozenset({LandmarkState.CORRECTED, LandmarkState.VERIFIED, LandmarkState.ABSENT})
 VAL_FRACTION = 0.2  # of the reviewed images when the subset is first chosen
 MIN_TRAIN = 2  # the subset never takes so many that fewer than this are left to train on
+# At least this many validation images once that leaves twice as many to train on (15+ reviewed):
+# verdict.judge calls fewer than verdict.MIN_IMAGES "inconclusive" whatever they show, so 20 %
+# of 20 images (4) could never give a "better" (user_guide/retraining.md, "The locked validation subset").
+MIN_VAL = 5
 
 
 def is_reviewed(image: ImageRecord) -> bool:
-    """True when a person has signed the image off or reviewed every landmark."""
-    if not any(lm.state.has_position for lm in image.landmarks.values()):
-        return False
-    if image.verified:
-        return True
-    return all(lm.state in REVIEWED_STATES for lm in image.landmarks.values())
+    """True when a person has signed the image off or reviewed every landmark (``ImageRecord.reviewed``)."""
+    return image.reviewed
 
 
 def review_points(image: ImageRecord, names: tuple[str, ...]) -> np.ndarray:
@@ -64,7 +63,10 @@ def _difficulty(image: ImageRecord) -> float:
 
 def _choose(reviewed: list[ImageRecord], fraction: float) -> list[str]:
     """Stratified pick: sort by difficulty, take one image from each of ``n`` equal strata (middle one)."""
-    n = min(max(1, round(len(reviewed) * fraction)), len(reviewed) - MIN_TRAIN)
+    n = max(1, round(len(reviewed) * fraction))
+    if len(reviewed) >= 3 * MIN_VAL:
+        n = max(n, MIN_VAL)
+    n = min(n, len(reviewed) - MIN_TRAIN)
     if n <= 0:
         return []
     ordered = sorted(reviewed, key=lambda im: (_difficulty(im), im.id))

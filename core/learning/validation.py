@@ -17,12 +17,15 @@ def evaluate_model(model_path: Path, samples: list[Sample], names: tuple[str, ..
                    cancel: threading.Event | None = None) -> dict:
     """Predict ``samples`` with the model file and summarise (``core.metrics.evaluation_summary``).
 
-    Adds ``per_image``: ``{image id: MRE px}``. Empty ``samples`` → ``{"n_images": 0}``.
+    Adds ``per_image``: ``{image id: MRE px}``, and ``per_image_mm`` (None when
+    a spacing is unknown): the paired differences of ``verdict.judge``.
+    Empty ``samples`` → ``{"n_images": 0}``.
     """
     from core.inference import Predictor
 
     if not samples:
-        return {"n_images": 0, "mre_px": None, "mre_mm": None, "sdr": {}, "per_landmark": [], "per_image": {}}
+        return {"n_images": 0, "mre_px": None, "mre_mm": None, "sdr": {}, "per_landmark": [], "per_image": {},
+                "per_image_mm": None}
     predictor = Predictor(model_path, device)
     preds = []
     for sample in samples:
@@ -38,12 +41,17 @@ def evaluate_model(model_path: Path, samples: list[Sample], names: tuple[str, ..
                                  card.get("radii_mm", DEFAULT_RADII_MM))
     per_image = np.nanmean(point_errors(pred, gt), axis=1)
     summary["per_image"] = {s.id: round(float(e), 3) for s, e in zip(samples, per_image)}
+    summary["per_image_mm"] = None
+    if spacings is not None:
+        per_image_mm = np.nanmean(point_errors(pred, gt, spacings), axis=1)
+        summary["per_image_mm"] = {s.id: round(float(e), 4) for s, e in zip(samples, per_image_mm)}
     return summary
 
 
 def compact(summary: dict) -> dict:
-    """What the JSON ``before``/``after`` carry: mre_px, mre_mm, sdr, per_landmark, per_image."""
-    return {k: summary.get(k) for k in ("n_images", "mre_px", "mre_mm", "sdr", "sdr_unit", "per_landmark", "per_image")}
+    """What the JSON ``before``/``after`` carry: mre_px, mre_mm, sdr, per_landmark, per_image(_mm)."""
+    return {k: summary.get(k) for k in ("n_images", "mre_px", "mre_mm", "sdr", "sdr_unit", "per_landmark", "per_image",
+                                        "per_image_mm")}
 
 
 def worse_images(before: dict, after: dict, tolerance_px: float = 0.5) -> list[dict]:

@@ -182,3 +182,26 @@ def test_closing_while_training_asks_first(make_window, qtbot, tmp_path, monkeyp
     assert not window.isVisible() and not training.is_running()
     assert training.run.process is None, "the trainer was stopped and waited for"
     assert not (tmp_path / "versions").exists()
+
+
+def test_report_shows_the_verdict_with_its_uncertainty(qtbot):
+    """core.learning.verdict in the report: an inconclusive version may be adopted but says why it is
+    uncertain; a worse one needs "adopt anyway"."""
+    from app.training_dialogs import ReportDialog
+    from core.learning.verdict import judge
+
+    def summary(per_image):
+        return {"n_images": len(per_image), "mre_px": sum(per_image) / len(per_image), "mre_mm": None,
+                "per_image": {f"i{k}": v for k, v in enumerate(per_image)}, "per_landmark": []}
+
+    before = summary([10.0, 12.0, 9.0, 11.0])
+    for after, outcome, enabled in (([9.8, 11.9, 9.1, 10.8], "inconclusive", True), ([11.0, 13.0, 10.0, 12.0], "worse", False)):
+        verdict = judge(before, summary(after)).to_dict()
+        assert verdict["outcome"] == outcome
+        dialog = ReportDialog({"version": "v3", "before": before, "after": summary(after), "adoptable": verdict["adoptable"],
+                               "verdict": verdict})
+        qtbot.addWidget(dialog)
+        text = dialog.verdict.text()
+        assert verdict["text"].split(": ", 1)[1] in text and "95 % interval" in text
+        assert ("Inconclusive" in text and "only 4 validation images" in text) if enabled else "Not adopted automatically" in text
+        assert dialog.adopt_button.isEnabled() == enabled

@@ -52,3 +52,33 @@ def file_log(path: Path) -> np.ndarray:
 
 def temp_leftovers(path: Path) -> list[Path]:
     return sorted(path.parent.glob(temp_name_pattern(path)))
+
+
+def reviewed_ceph_project(folder: Path, n_images: int = 6, size: tuple[int, int] = (120, 100)) -> Path:
+    """A saved ceph19 project of small noise images whose 19 landmarks are all CORRECTED (training
+    data), with its locked validation subset already recorded (as the app does before training)."""
+    from PIL import Image
+
+    from core.learning import locked_validation
+    from core.project import Project
+
+    path = folder / "study.anatomark"
+    with Project.create(path, "ceph19") as project:
+        for n in range(n_images):
+            rng = np.random.default_rng(n)
+            image_path = folder / f"img{n:02d}.png"
+            Image.fromarray(rng.integers(0, 255, size, dtype=np.uint8)).save(image_path)
+            image = project.add_image(image_path)
+            xs, ys = rng.uniform(10, size[1] - 10, 19), rng.uniform(10, size[0] - 10, 19)
+            for name, x, y in zip(project.schema.landmarks, xs, ys):
+                project.set_point(image.id, name, float(x), float(y))
+        locked_validation(project)
+        project.save()
+    return path
+
+
+def trainer_env() -> dict[str, str]:
+    """The environment for a training subprocess: one OpenMP thread per process (2 shared cores)."""
+    import os
+
+    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")

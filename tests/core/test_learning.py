@@ -102,6 +102,16 @@ def test_locked_validation_subset_is_stable_across_reopen(tmp_path):
         assert project.learning["val_ids"] == ids
 
 
+def test_locked_validation_takes_five_once_fifteen_are_reviewed(tmp_path):
+    """20 % of 14 is 3; from 15 reviewed images on the subset holds at least 5 (verdict.MIN_IMAGES),
+    so a verdict can say "better" at all."""
+    for n_reviewed, expected in ((14, 3), (15, 5)):
+        folder = tmp_path / str(n_reviewed)
+        folder.mkdir()
+        with Project.open(_project(folder, n_reviewed=n_reviewed, n_predicted=0), read_only=True) as project:
+            assert len(locked_validation(project)) == expected
+
+
 def test_too_few_reviewed_images_lock_nothing(tmp_path):
     path = _project(tmp_path, n_reviewed=2, n_predicted=0)
     with Project.open(path) as project:
@@ -148,12 +158,24 @@ def test_adopt_refuses_worse_and_restores_earlier(tmp_path):
         with pytest.raises(AdoptionRefused, match="worse than the current v0"):
             adopt(project, worse, predict=False)
         assert project.learning.get("current") is None
+        reviewed = project.images[0]
+        points_before = reviewed.positions().copy()
         result = adopt(project, worse, force=True)
-        assert result["previous"] == "v0" and result["repredicted"] == 1
+        # Every image is predicted again (issue 4, item 6): the unreviewed one moves to the new prediction …
+        assert result["previous"] == "v0" and result["repredicted"] == 6
+        assert result["verdict"]["outcome"] == "worse" and not result["verdict"]["adoptable"]
         unreviewed = project.images[-1]
         assert unreviewed.landmarks[project.schema.landmarks[0]].source == f"model:ceph19@{worse}"
-        reviewed = project.images[0]  # corrections are never overwritten by the re-prediction
+        # … the reviewed ones keep the user's points and report the new prediction's distance to them.
         assert all(lm.state == LandmarkState.CORRECTED for lm in reviewed.landmarks.values())
+        np.testing.assert_array_equal(reviewed.positions(), points_before)
+        agreement = {row["id"]: row for row in result["agreement"]}
+        assert set(agreement) == {im.id for im in project.images[:5]}
+        new = project.prediction(reviewed.id)
+        assert new.model_id == f"ceph19@{worse}"
+        expected = np.hypot(*(points_before - new.points).T).mean()
+        assert agreement[reviewed.id]["mean_px"] == pytest.approx(expected, abs=0.01)
+        assert agreement[reviewed.id]["n_points"] == 19 and agreement[reviewed.id]["mean_mm"] is None
     with Project.open(path) as project:
         assert project.learning["current"] == worse
         adopt(project, "v0", predict=False)  # restoring the better bundled model needs no force
@@ -209,18 +231,29 @@ def test_cli_project_train_models_adopt(tmp_path, capsys):
     assert {e["stage"] for e in epochs} == {"global", "patch"} and all("val_mre_px" in e for e in epochs)
     done = events[-1]
     assert done["event"] == "done" and done["version"] == "v1" and isinstance(done["adoptable"], bool)
+    # One validation image: whatever it shows, the verdict cannot be "better".
+    verdict = done["verdict"]
+    assert verdict["n_images"] == 1 and verdict["adoptable"] == done["adoptable"]
+    assert verdict["outcome"] == "worse" if not done["adoptable"] else verdict["text"].startswith(
+        "inconclusive: only 1 validation image (fewer than 5); change ")
     assert set(done["before"]) == set(done["after"]) == {"mre_px", "mre_mm", "sdr", "per_landmark"}
     assert os.path.exists(done["model_path"])
     card = json.loads(Path(done["model_path"]).with_suffix(".json").read_text())
     assert card["parent_version"] == "v0" and len(card["training"]["images"]) == 2
+    # Cards travel: training images by content hash, the project by file name, no folder paths.
+    assert all(set(i) == {"id", "sha256"} for i in card["training"]["images"]) and str(tmp_path) not in json.dumps(card)
     assert card["training"]["device_reason"] and card["metrics"]["validation"]["before"]["per_image"]
     code, out, _ = _cli(capsys, "models", "--project", p, "--json")
     rows = json.loads(out)
     assert [r["version"] for r in rows] == ["v0", "v1"] and rows[0]["current"]
+    assert rows[1]["verdict"] == done["verdict"]["text"] and rows[0]["verdict"] is None
     code, _, err = _cli(capsys, "adopt", "--project", p, "v7")
     assert code == 2 and "no model version v7" in err
-    code, out, err = _cli(capsys, "adopt", "--project", p, "v1", "--force")
+    code, out, err = _cli(capsys, "adopt", "--project", p, "v1", "--force", "--json")
     assert code == 0, err
+    adopted = json.loads(out)
+    assert adopted["version"] == "v1" and adopted["repredicted"] == 4
+    assert len(adopted["agreement"]) == 3 and all(r["mean_px"] >= 0 for r in adopted["agreement"])
     assert json.loads(_cli(capsys, "models", "--project", p, "--json")[1])[1]["current"]
     code, _, err = _cli(capsys, "evaluate", "--model", done["model_path"], "--dataset", str(tmp_path / "nowhere"))
     assert code == 2  # the model file is one `evaluate --model` accepts; the folder is not a dataset
@@ -245,7 +278,7 @@ def test_headless_loop_on_real_cephalograms(shared_data, tmp_path):
         project.save()
         result = retrain(project, RetrainSettings(epochs=1, stages=("patch",), device="cpu"))
         assert result.version == "v1" and result.parent == "v0" and result.validation == "locked"
-        assert result.after["n_images"] == 4 and result.before["mre_px"] > 0
+        assert result.after["n_images"] == 5 and result.before["mre_px"] > 0  # MIN_VAL of 20 reviewed
         assert result.adoptable, (result.before["mre_px"], result.after["mre_px"])
         adopt(project, "v1", device="cpu")
         assert project.learning["current"] == "v1"
