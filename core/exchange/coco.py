@@ -17,17 +17,17 @@ import json
 import math
 from pathlib import Path
 
-from core.exchange.common import ExchangeError, ImportedImage, check_state, image_rows, number, read_text
+from core.exchange.common import ExchangeError, ExportRow, ImportedImage, check_state, number, read_text, write_text
 
 VISIBILITY = {"absent": 0, "missing": 0, "predicted": 1, "corrected": 2, "verified": 2}
 #: State of an imported point from its visibility, when the file has no ``anatomark_states``.
 STATE_OF_VISIBILITY = {0: "absent", 1: "predicted", 2: "corrected"}
 
 
-def export(project, out: Path) -> list[Path]:
+def export(project, out: Path, rows: list[ExportRow]) -> list[Path]:
     schema = project.schema
     images, annotations = [], []
-    for i, (image, file_name, pts, states) in enumerate(image_rows(project), start=1):
+    for i, (image, file_name, pts, states) in enumerate(rows, start=1):
         h, w = image.size
         images.append({"id": i, "file_name": file_name, "width": int(w), "height": int(h),
                        "anatomark_id": image.id})
@@ -46,9 +46,7 @@ def export(project, out: Path) -> list[Path]:
                 "skeleton": [[i + 1, j + 1] for i, j in schema.edges]}
     doc = {"info": {"description": f"Anatomark landmarks, schema {schema.name}"},
            "images": images, "annotations": annotations, "categories": [category]}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    return [out]
+    return [write_text(out, json.dumps(doc, indent=1))]
 
 
 def _list(d: dict, key: str, where: str) -> list:
@@ -71,20 +69,24 @@ def read(path: Path, schema) -> list[ImportedImage]:
         raise ExchangeError(f"{where}: no category with keypoints")
     files = {}
     for im in _list(doc, "images", where):
-        if not isinstance(im, dict) or "id" not in im or not isinstance(im.get("file_name"), str):
+        if not isinstance(im, dict) or not isinstance(im.get("id"), (int, str)) \
+                or not isinstance(im.get("file_name"), str):
             raise ExchangeError(f"{where}: every image needs an 'id' and a 'file_name'")
+        if im["id"] in files:
+            raise ExchangeError(f"{where}: image id {str(im['id'])[:40]!r} appears twice in 'images'")
         files[im["id"]] = im["file_name"]
-    cat_kps = {c.get("id"): c["keypoints"] for c in cats}
+    cat_kps = {c.get("id"): c["keypoints"] for c in cats if isinstance(c.get("id"), (int, str))}
     out = []
     for n, ann in enumerate(_list(doc, "annotations", where), start=1):
         at = f"{where} annotation {n}"
         if not isinstance(ann, dict):
             raise ExchangeError(f"{at}: not an object")
-        names = cat_kps.get(ann.get("category_id"))
+        category = ann.get("category_id")
+        names = cat_kps.get(category) if isinstance(category, (int, str)) else None
         if names is None:
-            raise ExchangeError(f"{at}: category {ann.get('category_id')!r} has no keypoints")
-        if ann.get("image_id") not in files:
-            raise ExchangeError(f"{at}: image_id {ann.get('image_id')!r} is not in 'images'")
+            raise ExchangeError(f"{at}: category {str(category)[:40]!r} has no keypoints")
+        if not isinstance(ann.get("image_id"), (int, str)) or ann.get("image_id") not in files:
+            raise ExchangeError(f"{at}: image_id {str(ann.get('image_id'))[:40]!r} is not in 'images'")
         kps = ann.get("keypoints")
         if not isinstance(kps, list) or len(kps) != 3 * len(names):
             raise ExchangeError(f"{at}: 'keypoints' must hold {3 * len(names)} numbers (x, y, v per keypoint)")
@@ -95,17 +97,17 @@ def read(path: Path, schema) -> list[ImportedImage]:
         for k, name in enumerate(names):
             if not isinstance(name, str) or name not in schema.landmarks:
                 raise ExchangeError(f"{at}: keypoint {str(name)[:40]!r} is not in schema {schema.name!r}")
-            x, y = number(kps[3 * k], at), number(kps[3 * k + 1], at)
+            if name in item.points:
+                raise ExchangeError(f"{at}: keypoint {name} appears twice in its category")
             v = kps[3 * k + 2]
-            if v not in (0, 1, 2) or isinstance(v, bool):
+            if not isinstance(v, int) or isinstance(v, bool) or v not in (0, 1, 2):
                 raise ExchangeError(f"{at}: visibility of {name} must be 0, 1 or 2, got {str(v)[:20]!r}")
+            x, y = number(kps[3 * k], at, text=False), number(kps[3 * k + 1], at, text=False)
             state = check_state(states[k], at) if states is not None else STATE_OF_VISIBILITY[int(v)]
             if v == 0:
                 x = y = math.nan
                 if state not in ("absent", "missing"):
                     state = "absent"
-            elif math.isnan(x) or math.isnan(y):
-                raise ExchangeError(f"{at}: {name} is visible but has no position")
             elif state in ("absent", "missing"):
                 state = STATE_OF_VISIBILITY[int(v)]
             item.points[name] = (x, y, state)

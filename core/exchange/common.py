@@ -1,20 +1,30 @@
-"""What every format shares: the error type, imported records, matching images, the dispatch."""
+"""What every format shares: the error type, imported records, reading values, the exported rows.
+
+Privacy: an export names images by their content id (``<image id><suffix>``,
+the first 16 hex digits of the file's SHA-256) unless the user opts in to
+identifiers; the source file name, which can carry a patient's name
+(``DOE^JOHN_1234.dcm``), is written only then. Import matches either name.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from core.project.records import LandmarkRecord, LandmarkState, utc_now
-from core.project.transitions import model_origin
+import numpy as np
+
+from core.atomic import atomic_write
+from core.project.records import LandmarkState
 
 EXPORT_FORMATS = ("csv", "coco", "labelme", "isbi", "dicom-sr")
 IMPORT_FORMATS = ("csv", "coco", "labelme", "isbi")
-#: ``state`` choices of an import: one state for every imported point, or the file's own.
-IMPORT_STATES = ("corrected", "verified", "predicted", "file")
-#: Largest import file read (bytes): landmark files are small; more is a mistake or hostile.
-MAX_FILE_BYTES = 256 * 1024 * 1024
+#: Largest import file read (bytes): 10,000 images of 19 landmarks take about 12 MB in the
+#: most verbose format (COCO); more is a mistake or hostile, and is refused before reading.
+MAX_FILE_BYTES = 32 * 1024 * 1024
+#: Largest coordinate magnitude a file may hold (px); larger is refused before any image size check.
+MAX_COORDINATE = 1e7
 
 
 class ExchangeError(ValueError):
@@ -37,46 +47,43 @@ class ImportedImage:
     points: dict[str, tuple[float, float, str | None]] = field(default_factory=dict)
 
 
-@dataclass
-class ImportResult:
-    images: int = 0
-    landmarks: int = 0
-    unmatched: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        text = f"imported {self.landmarks} landmarks on {self.images} images"
-        if self.unmatched:
-            text += f"; {len(self.unmatched)} not in the project: {', '.join(self.unmatched[:5])}"
-        return text
-
-
 def read_text(path: Path, what: str) -> str:
     """A file's text (UTF-8, BOM allowed), with every failure as ExchangeError."""
     p = Path(path)
     try:
         if p.is_dir():
-            raise ExchangeError(f"{p}: is a folder, expected a {what} file")
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise ExchangeError(f"{p.name}: too large for a {what} file")
+            raise ExchangeError(f"{p.name}: is a folder, expected a {what} file")
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ExchangeError(f"{p.name}: {size / 2**20:.0f} MB is too large for a {what} file "
+                                f"(at most {MAX_FILE_BYTES // 2**20} MB)")
         return p.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
-        raise ExchangeError(f"{p}: file not found") from None
+        raise ExchangeError(f"{p.name}: file not found") from None
     except UnicodeDecodeError:
         raise ExchangeError(f"{p.name}: not a UTF-8 text file") from None
     except OSError as exc:
         raise ExchangeError(f"{p.name}: cannot read ({exc.strerror or exc})") from None
 
 
-def number(value: object, where: str) -> float:
-    """A finite-or-NaN float from a file value; ExchangeError otherwise."""
-    if isinstance(value, bool):
-        raise ExchangeError(f"{where}: expected a number, got {value!r}")
+def number(value: object, where: str, text: bool = True) -> float:
+    """A finite float from a file value; ExchangeError otherwise (NaN, inf, huge, not a number).
+
+    ``text``: a string spelling a number is accepted (CSV, ISBI); JSON formats pass
+    False, so ``"12.5"`` where a number belongs is a wrong type, not a number.
+    A format says "no position" its own way (an empty CSV cell, COCO visibility 0),
+    never with NaN.
+    """
+    if isinstance(value, bool) or (not text and not isinstance(value, (int, float))):
+        raise ExchangeError(f"{where}: expected a number, got {str(value)[:40]!r}")
     try:
         v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ExchangeError(f"{where}: expected a number, got {str(value)[:40]!r}") from None
-    if math.isinf(v) or abs(v) > 1e7:
-        raise ExchangeError(f"{where}: coordinate {v} is out of range")
+    if math.isnan(v):
+        raise ExchangeError(f"{where}: NaN is not a coordinate (leave the point out for no position)")
+    if math.isinf(v) or abs(v) > MAX_COORDINATE:
+        raise ExchangeError(f"{where}: coordinate {v:g} is out of range")
     return v
 
 
@@ -89,113 +96,40 @@ def check_state(value: object, where: str) -> str | None:
         raise ExchangeError(f"{where}: unknown state {str(value)[:40]!r}") from None
 
 
-def image_rows(project):
-    """(image, file name, points (K, 2), states) for each project image, in project order."""
+class ExportRow(NamedTuple):
+    """One exported image: its record, the name the export gives it, its points and states."""
+
+    image: object  # core.project.ImageRecord
+    name: str  # "<id><suffix>" (anonymised) or the source file name (identifiers included)
+    points: np.ndarray  # (K, 2) float64 (x, y) px, NaN without a position
+    states: list[str]  # LandmarkState values, schema order
+
+
+def export_name(image, include_identifiers: bool = False) -> str:
+    """The file name an export gives ``image``: its content id and suffix unless identifiers are wanted.
+
+    Only an image suffix is kept: in ``DOE.JOHN`` or a file named after its UID the
+    "suffix" is part of the identifier.
+    """
+    from core.imaging import SUPPORTED_SUFFIXES
+
+    source = Path(image.path)
+    if include_identifiers:
+        return source.name
+    suffix = source.suffix.lower()
+    return image.id + (suffix if suffix in SUPPORTED_SUFFIXES else "")
+
+
+def export_rows(project, include_identifiers: bool = False, reviewed_only: bool = False) -> list[ExportRow]:
+    """The images an export writes, in project order (``reviewed_only``: ``ImageRecord.reviewed`` ones)."""
+    images = [im for im in project.images if im.reviewed or not reviewed_only]
     names = project.schema.landmarks
-    for image in project.images:
-        states = [image.landmarks[n].state.value for n in names]
-        yield image, Path(image.path).name, image.positions(), states
+    return [ExportRow(im, export_name(im, include_identifiers), im.positions(),
+                      [im.landmarks[n].state.value for n in names]) for im in images]
 
 
-def _match(project) -> dict[str, str]:
-    """Keys a file may use for each image (file name, stem, id; lower case) -> image id."""
-    keys: dict[str, str] = {}
-    for image in project.images:
-        p = Path(image.path)
-        for key in (image.id, p.stem, p.name):
-            keys.setdefault(key.lower(), image.id)
-    return keys
-
-
-def apply_import(project, images: list[ImportedImage], fmt: str, file: Path | str,
-                 state: str = "corrected") -> ImportResult:
-    """Write imported landmarks into ``project`` (not saved), matched to its images by name or id.
-
-    ``state``: "corrected" (default), "verified" or "predicted" for every point
-    with a position, or "file" to keep the file's states (points without one
-    are corrected). Absent/missing entries of a file with states mark the
-    landmark absent/missing; others leave it as it is. Each record's source is
-    ``import:<fmt>:<file name>``; a model position it replaces is kept as
-    ``original``. ExchangeError when no image of the file is in the project.
-    """
-    if state not in IMPORT_STATES:
-        raise ExchangeError(f"import state must be one of {', '.join(IMPORT_STATES)}, got {state!r}")
-    keys = _match(project)
-    schema_names = set(project.schema.landmarks)
-    source = f"import:{fmt}:{Path(file).name}"
-    result = ImportResult()
-    matched = []
-    for item in images:
-        image_id = keys.get(item.key.lower()) or keys.get(Path(item.key).name.lower()) \
-            or keys.get(Path(item.key).stem.lower())
-        if image_id is None:
-            result.unmatched.append(item.key)
-            continue
-        unknown = set(item.points) - schema_names
-        if unknown:
-            raise ExchangeError(f"{Path(file).name}: landmark {sorted(unknown)[0]!r} is not in schema "
-                                f"{project.schema.name!r}")
-        matched.append((image_id, item))
-    if not matched:
-        raise ExchangeError(f"{Path(file).name}: none of its {len(images)} images is in the project "
-                            f"(matched by file name or image id)")
-    project._check_writable()
-    now = utc_now()
-    for image_id, item in matched:
-        image = project.image(image_id)
-        result.images += 1
-        for name, (x, y, file_state) in item.points.items():
-            old = image.landmarks[name]
-            positioned = math.isfinite(x) and math.isfinite(y)
-            if positioned:
-                chosen = (file_state if state == "file" and file_state else
-                          "corrected" if state == "file" else state)
-                if not LandmarkState(chosen).has_position:
-                    chosen = "corrected"
-                origin = model_origin(old)
-                new = LandmarkRecord(x, y, LandmarkState(chosen), source, now, origin,
-                                     old.confidence if origin is not None else None)
-            elif file_state in ("absent", "missing"):
-                if file_state == "absent":
-                    origin = model_origin(old)
-                    new = LandmarkRecord(math.nan, math.nan, LandmarkState.ABSENT, source, now, origin,
-                                         old.confidence if origin is not None else None)
-                else:
-                    new = LandmarkRecord.missing(now, source=source)
-            else:
-                continue
-            project.restore(image_id, name, new, action="import")
-            result.landmarks += 1
-    return result
-
-
-def _module(fmt: str):
-    from core.exchange import coco, csv_format, dicom_sr, isbi, labelme
-
-    modules = {"csv": csv_format, "coco": coco, "labelme": labelme, "isbi": isbi, "dicom-sr": dicom_sr}
-    if fmt not in modules:
-        raise ExchangeError(f"unknown format {fmt!r} (one of {', '.join(EXPORT_FORMATS)})")
-    return modules[fmt]
-
-
-def export_project(project, fmt: str, out: Path | str, include_identifiers: bool = False) -> list[Path]:
-    """Write ``project``'s landmarks in ``fmt`` to ``out`` (a file for csv/coco, a folder otherwise).
-
-    ``include_identifiers`` (DICOM SR only): copy the source image's patient and
-    study attributes; by default they are replaced by anonymised values.
-    Returns the files written.
-    """
-    module = _module(fmt)
-    if not project.images:
-        raise ExchangeError("the project has no images to export")
-    if fmt == "dicom-sr":
-        return module.export(project, Path(out), include_identifiers=include_identifiers)
-    return module.export(project, Path(out))
-
-
-def import_file(project, path: Path | str, fmt: str, state: str = "corrected") -> ImportResult:
-    """Read ``path`` in ``fmt`` and apply it to ``project`` (see :func:`apply_import`); not saved."""
-    if fmt not in IMPORT_FORMATS:
-        raise ExchangeError(f"cannot import format {fmt!r} (one of {', '.join(IMPORT_FORMATS)})")
-    images = _module(fmt).read(Path(path), project.schema)
-    return apply_import(project, images, fmt, path, state)
+def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    """Publish an exported file atomically (a crash never leaves half a file behind)."""
+    data = text.encode(encoding)
+    atomic_write(path, lambda fh: fh.write(data))
+    return path

@@ -1,6 +1,6 @@
 """Generic landmark CSV: one row per image.
 
-Columns: ``id`` (the image's file name), ``<name>_x, <name>_y`` for every
+Columns: ``id`` (the image's export name, see ``core.exchange.common``), ``<name>_x, <name>_y`` for every
 landmark in schema order (image px, empty without a position), then
 ``<name>_state`` (``predicted``, ``corrected``, ``verified``, ``absent``,
 ``missing``). On import the state columns are optional, unknown columns are an
@@ -15,23 +15,21 @@ import io
 import math
 from pathlib import Path
 
-from core.exchange.common import ExchangeError, ImportedImage, check_state, image_rows, number, read_text
+from core.exchange.common import ExchangeError, ExportRow, ImportedImage, check_state, number, read_text, write_text
 
 
 def _fmt(v: float) -> str:
     return "" if not math.isfinite(v) else repr(float(v))
 
 
-def export(project, out: Path) -> list[Path]:
+def export(project, out: Path, rows: list[ExportRow]) -> list[Path]:
     names = project.schema.landmarks
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["id", *[f"{n}_{c}" for n in names for c in ("x", "y")], *[f"{n}_state" for n in names]])
-    for _image, file_name, pts, states in image_rows(project):
+    for _image, file_name, pts, states in rows:
         writer.writerow([file_name, *[_fmt(v) for p in pts for v in p], *states])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(buf.getvalue(), encoding="utf-8")
-    return [out]
+    return [write_text(out, buf.getvalue())]
 
 
 def read(path: Path, schema) -> list[ImportedImage]:
@@ -46,11 +44,17 @@ def read(path: Path, schema) -> list[ImportedImage]:
     header = [h.strip() for h in rows[0]]
     if not header or header[0].lower() not in ("id", "image", "file"):
         raise ExchangeError(f"{path.name}: the first column must be 'id' (the image file name)")
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise ExchangeError(f"{path.name}: column {twice[0][:40]!r} appears twice")
     col = {h: i for i, h in enumerate(header)}
     known = {"id", "image", "file"} | {f"{n}_{c}" for n in schema.landmarks for c in ("x", "y", "state")}
     unknown = [h for h in header[1:] if h not in known]
     if unknown:
-        raise ExchangeError(f"{path.name}: column {unknown[0]!r} names no landmark of schema {schema.name!r}")
+        raise ExchangeError(f"{path.name}: column {unknown[0][:40]!r} names no landmark of schema {schema.name!r}")
+    lone = [n for n in schema.landmarks if (f"{n}_x" in col) != (f"{n}_y" in col)]
+    if lone:
+        raise ExchangeError(f"{path.name}: {lone[0]} has an _x or a _y column but not both")
     present = [n for n in schema.landmarks if f"{n}_x" in col and f"{n}_y" in col]
     if not present:
         raise ExchangeError(f"{path.name}: no <landmark>_x, <landmark>_y columns for schema {schema.name!r}")

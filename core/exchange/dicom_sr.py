@@ -27,7 +27,8 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.exchange.common import ExchangeError, image_rows
+from core.atomic import atomic_write
+from core.exchange.common import ExchangeError, ExportRow
 
 COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
 SCHEME = "99ANATOMARK"
@@ -189,9 +190,8 @@ def read_sr(path: Path | str) -> dict:
         raise ExchangeError(f"{Path(path).name}: not a readable Anatomark SR ({type(exc).__name__}: {exc})") from None
 
 
-def export(project, out: Path, include_identifiers: bool = False) -> list[Path]:
-    """One ``<image stem>_sr.dcm`` per image in folder ``out``; each is read back and checked."""
-    rows = list(image_rows(project))
+def export(project, out: Path, rows: list[ExportRow], include_identifiers: bool = False) -> list[Path]:
+    """One ``<export name stem>_sr.dcm`` per image in folder ``out``; each is read back and checked."""
     for image, *_ in rows:
         _source(image)  # refuse before writing anything
     out.mkdir(parents=True, exist_ok=True)
@@ -202,7 +202,7 @@ def export(project, out: Path, include_identifiers: bool = False) -> list[Path]:
     for image, file_name, points, states in rows:
         ds = build(project, image, points, states, include_identifiers, key)
         path = out / f"{Path(file_name).stem}_sr.dcm"
-        ds.save_as(path, enforce_file_format=True)
+        atomic_write(path, lambda fh, ds=ds: ds.save_as(fh, enforce_file_format=True))
         back = read_sr(path)
         expected = {n: (float(x), float(y)) for n, (x, y) in zip(project.schema.landmarks, points) if math.isfinite(x)}
         got = {n: p[:2] for n, p in back["points"].items()}

@@ -55,6 +55,10 @@ class LandmarkState(str, Enum):
 _POSITIONED = frozenset({LandmarkState.PREDICTED, LandmarkState.CORRECTED, LandmarkState.VERIFIED})
 
 
+#: States only a person gives: an image whose landmarks all have one is reviewed.
+REVIEWED_STATES = frozenset({LandmarkState.CORRECTED, LandmarkState.VERIFIED, LandmarkState.ABSENT})
+
+
 def _same_float(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is b
@@ -165,6 +169,15 @@ class ImageRecord:
     verified: bool = False
     verified_by: str | None = None
     landmarks: dict[str, LandmarkRecord] = field(default_factory=dict)
+
+    @property
+    def reviewed(self) -> bool:
+        """True when a person signed the image off or reviewed every landmark (CORRECTED, VERIFIED
+        or ABSENT), and at least one landmark has a position: what may train a model
+        (``core.learning.selection``) and what "reviewed images only" exports."""
+        if not any(lm.state.has_position for lm in self.landmarks.values()):
+            return False
+        return self.verified or all(lm.state in REVIEWED_STATES for lm in self.landmarks.values())
 
     @property
     def status(self) -> str:

@@ -1,0 +1,132 @@
+"""File ▸ Import landmarks… and File ▸ Export…: the dialogs' answers to the ``core.exchange`` functions.
+
+Same functions as the command line (``anatomark export``, ``anatomark project
+import --file``), no second implementation. An export runs off the UI thread
+(a DICOM SR export reads every source header and can take seconds) on a snapshot
+of the images, so editing goes on meanwhile and cannot tear the export. An import
+is read and checked first (``core.exchange.plan_file``); a refused file shows one
+line in a dialog and changes nothing; an accepted one is one undo step
+(``app.commands.ImportLandmarks``) and is autosaved like any edit.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.commands import ImportLandmarks
+from app.document import one_line
+from app.exchange_dialogs import ExportDialog, ExportRequest, ImportDialog
+from app.jobs import BackgroundCall
+
+
+@dataclass
+class _Snapshot:
+    """What an export reads of a project (``core.exchange.export_project`` takes any such object)."""
+
+    schema: object
+    images: list
+
+
+class ExchangeController(QObject):
+    """Owns the two dialogs and the background export of one window."""
+
+    #: Emitted with the files written once an export has finished.
+    exported = Signal(list)
+    #: Emitted with the one-line summary once an import is on the undo stack.
+    imported = Signal(str)
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.doc = window.doc
+        self.export_call = BackgroundCall("export", self)
+        self.export_call.done.connect(self._export_done)
+        self.export_call.failed.connect(self._export_failed)
+        self.export_dialog: ExportDialog | None = None
+        self.import_dialog: ImportDialog | None = None
+        self._fmt = {"export": "csv", "import": "csv"}  # the last formats used, offered again
+        self._request: ExportRequest | None = None
+
+    # -- export ---------------------------------------------------------------------
+
+    def show_export(self) -> None:
+        project = self.doc.project
+        if project is None:
+            self.window.show_error("No project is open.")
+            return
+        if self.export_call.is_running():
+            self.window.show_error("An export is still running.")
+            return
+        images = list(project.images)
+        dialog = ExportDialog(self.window, Path(project.path), len(images),
+                              sum(im.reviewed for im in images), self._fmt["export"])
+        dialog.accepted.connect(lambda: self.export(dialog.request()))
+        self.export_dialog = dialog
+        dialog.open()
+
+    def export(self, request: ExportRequest) -> bool:
+        """Start exporting (off the UI thread); False when nothing was started (reported)."""
+        from core.exchange import export_project
+
+        project = self.doc.project
+        if project is None or self.export_call.is_running():
+            return False
+        self._fmt["export"] = request.fmt
+        snapshot = _Snapshot(project.schema, copy.deepcopy(list(project.images)))
+        self._request = request
+        started = self.export_call.start(lambda: export_project(
+            snapshot, request.fmt, request.out, include_identifiers=request.include_identifiers,
+            reviewed_only=request.reviewed_only))
+        if started:
+            self.window.status.showMessage(f"Exporting {request.fmt} to {request.out.name}…")
+        return started
+
+    def is_exporting(self) -> bool:
+        return self.export_call.is_running()
+
+    def _export_done(self, written: list) -> None:
+        where = written[0].name if len(written) == 1 else f"{len(written)} files in {self._request.out.name}"
+        privacy = "with patient identifiers" if self._request.include_identifiers else "anonymised"
+        self.window.status.showMessage(f"Exported {self._request.fmt} ({privacy}) to {where}", 6000)
+        self.exported.emit(list(written))
+
+    def _export_failed(self, message: str) -> None:
+        self.window.show_error(f"Export failed: {message}")
+
+    # -- import ---------------------------------------------------------------------
+
+    def show_import(self) -> None:
+        if not self.doc.require_editable():
+            return
+        dialog = ImportDialog(self.window, Path(self.doc.project.path).parent, self._fmt["import"])
+        dialog.accepted.connect(lambda: self.import_file(*dialog.request()))
+        self.import_dialog = dialog
+        dialog.open()
+
+    def import_file(self, path: Path, fmt: str, state: str = "corrected") -> bool:
+        """Check ``path`` against the project, then apply it as one undo step; False when refused."""
+        from core.exchange import plan_file
+
+        if not self.doc.require_editable():
+            return False
+        self._fmt["import"] = fmt
+        try:
+            plan = plan_file(self.doc.project, path, fmt, state)
+        except Exception as exc:  # ExchangeError, and anything unforeseen: one line, nothing changed
+            self.window.show_error(f"Cannot import {Path(path).name}: {one_line(exc)}")
+            return False
+        self.doc.push(ImportLandmarks(self.doc, plan, Path(path).name))
+        summary = plan.result.summary()
+        if plan.result.unmatched:  # the one partial import: say which images were left out
+            self.window.show_error(f"{Path(path).name}: {summary}")
+        else:
+            self.window.status.showMessage(f"{Path(path).name}: {summary} (Undo takes it back)", 6000)
+        self.imported.emit(summary)
+        return True
+
+    def shutdown(self) -> None:
+        self.export_call.shutdown()
