@@ -146,5 +146,91 @@ class VerifyImage(QUndoCommand):
             self.doc.error_raised.emit(f"Undo {self.text()}: {one_line(exc)}")
 
 
+class ApplyReprediction(QUndoCommand):
+    """Move the unreviewed landmarks a pinned re-prediction proposed (``app.repredict``), in one step.
+
+    They stay PREDICTED (the model placed them, nobody reviewed them) with the model as the
+    source; a landmark a person has reviewed meanwhile is left alone (the store's rule).
+    """
+
+    def __init__(self, doc: ProjectDocument, image_id: str, points: dict[str, tuple[float, float]], model_id: str) -> None:
+        n = len(points)
+        super().__init__(f"Re-predict {n} landmark{'s' if n != 1 else ''}")
+        self.doc = doc
+        self.image_id = image_id
+        self.points = dict(points)
+        self.model_id = model_id
+        self.before = {name: doc.record(image_id, name) for name in points}
+        self.after: dict[str, object] = {}
+
+    def redo(self) -> None:
+        from core.project.records import utc_now
+        from core.project.transitions import predicted
+
+        try:
+            if not self.after:
+                now = utc_now()
+                for name, (x, y) in self.points.items():
+                    old = self.before[name]
+                    new = predicted(old, x, y, self.model_id, old.confidence if old.confidence is not None else float("nan"), now)
+                    if new is not None:
+                        self.after[name] = new
+                if not self.after:
+                    raise ValueError("every proposed landmark has been reviewed meanwhile")
+            for name, record in self.after.items():
+                self.doc.apply_restore(self.image_id, name, record, action="repredict")
+            self.doc.reveal(self.image_id)
+        except Exception as exc:
+            self.setObsolete(True)
+            self.doc.error_raised.emit(f"{self.text()}: {one_line(exc)}")
+
+    def undo(self) -> None:
+        try:
+            for name in self.after:
+                self.doc.apply_restore(self.image_id, name, self.before[name], action="undo")
+            self.doc.reveal(self.image_id)
+        except Exception as exc:
+            self.doc.error_raised.emit(f"Undo {self.text()}: {one_line(exc)}")
+
+
 def _state(record) -> str:
     return str(getattr(record.state, "value", record.state))
+
+
+class ImportLandmarks(QUndoCommand):
+    """Landmarks from an exchange file, checked beforehand (``core.exchange.plan_file``): one undo step.
+
+    The first ``redo()`` writes each planned record with ``action="import"`` (the
+    project's audit log says where the points came from); undo puts every earlier
+    record back. Should the store refuse midway, what was written is taken back and
+    the command never enters the stack, so an import is all or nothing.
+    """
+
+    def __init__(self, doc: ProjectDocument, plan, file_name: str) -> None:
+        super().__init__(f"Import {file_name}")
+        self.doc = doc
+        self.changes = list(plan.changes)
+        self.result = plan.result
+        self.done = False
+
+    def redo(self) -> None:
+        action = "redo" if self.done else "import"
+        applied = []
+        try:
+            for change in self.changes:
+                self.doc.apply_restore(change.image_id, change.name, change.after, action=action)
+                applied.append(change)
+        except Exception as exc:
+            for change in reversed(applied):
+                self.doc.apply_restore(change.image_id, change.name, change.before, action="undo")
+            self.setObsolete(True)
+            self.doc.error_raised.emit(f"{self.text()}: {one_line(exc)}; nothing was imported")
+            return
+        self.done = True
+
+    def undo(self) -> None:
+        try:
+            for change in reversed(self.changes):
+                self.doc.apply_restore(change.image_id, change.name, change.before, action="undo")
+        except Exception as exc:
+            self.doc.error_raised.emit(f"Undo {self.text()}: {one_line(exc)}")

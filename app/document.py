@@ -180,6 +180,15 @@ class ProjectDocument(QObject):
         while len(self._radiographs) > _RADIOGRAPH_CACHE:
             self._radiographs.popitem(last=False)
 
+    def spacing(self, image_id: str | None = None) -> tuple[float, float] | None:
+        """Pixel spacing (x, y) mm of an image (default: current): the project's record first
+        (a data set's import may know it when the file does not), then the decoded file's."""
+        image = self.image(image_id)
+        if image is not None and image.spacing is not None:
+            return tuple(image.spacing)
+        radiograph = self._radiographs.get(image_id or self.current_image_id or "")
+        return radiograph.spacing if radiograph is not None else None
+
     def loaded_radiograph(self, image_id: str) -> Radiograph | None:
         """The decoded image when it is in the cache (no loading), else None."""
         return self._radiographs.get(image_id)

@@ -42,8 +42,9 @@ class StatusBar(QStatusBar):
         self.progress.setFormat(f"{done}/{total}")
         self.showMessage(message)
 
-    def set_cursor(self, point, radiograph) -> None:
-        """Cursor at image point (x, y) (or None) over ``radiograph`` (or None)."""
+    def set_cursor(self, point, radiograph, spacing: tuple[float, float] | None = None) -> None:
+        """Cursor at image point (x, y) (or None) over ``radiograph`` (or None). ``spacing`` (x, y) mm
+        is the one the panels use (``ProjectDocument.spacing``); the file's own when not given."""
         if point is None or radiograph is None:
             self.position.setText("")
             self.value.setText("")
@@ -55,8 +56,9 @@ class StatusBar(QStatusBar):
             self.value.setText("")
             return
         text = f"x {x:7.1f}  y {y:7.1f} px"
-        if radiograph.spacing is not None:
-            sx, sy = radiograph.spacing
+        spacing = spacing if spacing is not None else radiograph.spacing
+        if spacing is not None:
+            sx, sy = spacing
             text += f"   ({x * sx:.1f}, {y * sy:.1f} mm)"
         self.position.setText(text)
         value = float(radiograph.pixels[index])

@@ -235,6 +235,15 @@ class Project:
         return self._predictions.get(
             image_id, lambda i: read_prediction_arrays(self.path, i, self._attrs["project_id"]))
 
+    def prediction_stamp(self, image_id: str) -> tuple[str, str] | None:
+        """``(model_id, created)`` of an image's cached prediction, or None; reads no heatmaps.
+
+        Lets views that derive values from predictions (the review queue) tell a new
+        prediction from one they have seen without loading every image's heatmaps.
+        """
+        entry = self._predictions.entries.get(image_id)
+        return None if entry is None else (entry.model_id, entry.created)
+
     @property
     def learning(self) -> dict:
         """The learning loop's record (``core.learning``): locked validation ids, current model version.

@@ -1,0 +1,46 @@
+"""The status bar and the viewer's corner use the spacing the panels use: the project's record
+of the image first (a data set import knows 0.2 mm for a ceph JPEG), then the file's own."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image
+
+from core.imaging import load_image
+from core.project import Project
+
+
+def _project_with_spacing(tmp_path, spacing):
+    """A project holding one JPEG (no spacing in the file) recorded with ``spacing``."""
+    jpeg = tmp_path / "ceph_like.jpg"
+    Image.fromarray((np.arange(200 * 160) % 251).astype(np.uint8).reshape(200, 160)).save(jpeg, quality=95)
+    radiograph = load_image(jpeg)
+    assert radiograph.spacing is None
+    path = tmp_path / "p.anatomark"
+    with Project.create(path, "chest6") as project:
+        project.add_image(jpeg, replace(radiograph, spacing=spacing))
+        project.save()
+    return path
+
+
+def test_status_bar_and_corner_use_the_projects_spacing(make_window, tmp_path, mouse_for):
+    window = make_window()
+    assert window.doc.open_project(_project_with_spacing(tmp_path, (0.2, 0.2)))
+    assert window.doc.spacing() == (0.2, 0.2)
+    assert "0.200 × 0.200 mm/px" in window.viewer.corner.text()
+    assert "spacing unknown" not in window.viewer.corner.text()
+    mouse_for(window).move(mouse_for(window).at(50.0, 100.0))
+    text = window.status.position.text()
+    assert "mm" in text, text
+    x_mm = float(text.split("(")[1].split(",")[0])
+    assert abs(x_mm - 50.0 * 0.2) < 0.15  # the cursor lands within a screen pixel of (50, 100)
+
+
+def test_without_any_spacing_the_corner_says_so(make_window, tmp_path, mouse_for):
+    window = make_window()
+    assert window.doc.open_project(_project_with_spacing(tmp_path, None))
+    assert "spacing unknown" in window.viewer.corner.text()
+    mouse_for(window).move(mouse_for(window).at(50.0, 100.0))
+    assert "px" in window.status.position.text() and "mm" not in window.status.position.text()
