@@ -1,10 +1,11 @@
 """The window's actions, menus and toolbar (icons from qtawesome's Material Design set).
 
-Keyboard map (also in ``user_guide/getting_started.md``):
-N / Shift+N next/previous landmark, PgDown / PgUp next/previous image, A accept,
+Keyboard map (``user_guide/keyboard_shortcuts.md`` is generated from the menus by
+``user_guide/shortcuts_page.py``; rerun it after changing a shortcut, a test compares them):
+N / Shift+N next/previous landmark, PgDown / PgUp next/previous image, Q next to review, A accept,
 X (or Delete) mark absent, V verify image, F fit, 1 one-to-one, I invert, W default
 window, + / - zoom; layers: K landmarks, L labels, C confidence, R refined, S soft-argmax,
-D displacement, E edges, H heatmaps (Shift+H: selected/all), M masks.
+D displacement, E edges, H heatmaps (Shift+H: selected/all), M masks, U uncertainty regions.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class Actions:
     open_images: QAction
     save: QAction
     close_project: QAction
+    import_landmarks: QAction
+    export: QAction
     quit: QAction
     undo: QAction
     redo: QAction
@@ -40,6 +43,7 @@ class Actions:
     prev_landmark: QAction
     next_image: QAction
     prev_image: QAction
+    next_review: QAction
     fit: QAction
     one_to_one: QAction
     zoom_in: QAction
@@ -90,6 +94,10 @@ def build_actions(w) -> Actions:
         open_images=_action(w, "Open &Image(s)…", w.open_images_dialog, "Ctrl+I", "mdi6.file-image-plus-outline", "Add DICOM or PNG/JPEG/TIFF/BMP images"),
         save=_action(w, "&Save", w.save, QKeySequence.StandardKey.Save, "mdi6.content-save-outline", "Save now (edits are also saved automatically)"),
         close_project=_action(w, "&Close Project", w.close_project, QKeySequence.StandardKey.Close),
+        import_landmarks=_action(w, "&Import Landmarks…", lambda: w.exchange.show_import(), None, "mdi6.import",
+                                 "Landmarks for the project's images from a CSV, COCO, labelme or ISBI file"),
+        export=_action(w, "&Export…", lambda: w.exchange.show_export(), "Ctrl+E", "mdi6.export",
+                       "Write the landmarks as CSV, COCO, labelme, ISBI or DICOM SR (anonymised by default)"),
         quit=_action(w, "&Quit", w.close, QKeySequence.StandardKey.Quit),
         undo=undo,
         redo=redo,
@@ -100,6 +108,8 @@ def build_actions(w) -> Actions:
         prev_landmark=_action(w, "Previous Landmark", lambda: w.doc.step_landmark(-1), "Shift+N"),
         next_image=_action(w, "Next Image", lambda: w.doc.step_image(1), "PgDown", "mdi6.chevron-right"),
         prev_image=_action(w, "Previous Image", lambda: w.doc.step_image(-1), "PgUp", "mdi6.chevron-left"),
+        next_review=_action(w, "Next to &Review", lambda: w.review_panel.next_item(), "Q", "mdi6.playlist-check",
+                            "Go to the landmark the review queue ranks next"),
         fit=_action(w, "&Fit to Window", w.viewer.fit, "F", "mdi6.fit-to-screen-outline"),
         one_to_one=_action(w, "Actual Pixels (1:1)", w.viewer.one_to_one, "1", "mdi6.numeric-1-box-outline"),
         zoom_in=_action(w, "Zoom In", lambda: w.viewer.zoom_by(1.25), ["+", "="], "mdi6.magnify-plus-outline"),
@@ -132,13 +142,16 @@ def build_menus(w, a: Actions) -> None:
     file_menu.addSeparator()
     file_menu.addActions([a.save, a.close_project])
     file_menu.addSeparator()
+    file_menu.addActions([a.import_landmarks, a.export])
+    file_menu.addSeparator()
     file_menu.addAction(a.quit)
     edit = bar.addMenu("&Edit")
     edit.addActions([a.undo, a.redo])
     edit.addSeparator()
     edit.addActions([a.accept, a.mark_absent, a.verify])
+    edit.addActions([w.repredict.enabled_action, w.repredict.apply_action, w.repredict.discard_action])
     edit.addSeparator()
-    edit.addActions([a.next_landmark, a.prev_landmark, a.next_image, a.prev_image])
+    edit.addActions([a.next_landmark, a.prev_landmark, a.next_image, a.prev_image, a.next_review])
     view = bar.addMenu("&View")
     view.addActions([a.fit, a.one_to_one, a.zoom_in, a.zoom_out])
     view.addSeparator()
@@ -169,7 +182,7 @@ def build_toolbar(w, a: Actions) -> QToolBar:
         [a.new_project, a.open_project, a.open_images, a.save],
         [a.undo, a.redo],
         [a.predict, a.predict_all, a.train],
-        [a.prev_image, a.next_image],
+        [a.prev_image, a.next_image, a.next_review],
         [a.accept, a.mark_absent, a.verify],
         [a.fit, a.one_to_one, a.zoom_in, a.zoom_out, a.invert],
     ):

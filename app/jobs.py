@@ -70,6 +70,27 @@ def running_threads() -> list[QThread]:
     return [t for t in list(_threads) if t.isRunning()]
 
 
+def track_thread(thread: QThread) -> None:
+    """Count another background thread (e.g. ``app.repredict``) in :func:`running_threads`."""
+    _threads.add(thread)
+
+
+def start_worker(worker: QObject, name: str) -> QThread:
+    """Start ``worker.run`` in a new, counted thread that quits when ``worker.finished`` is emitted.
+
+    Connect the worker's other signals before calling: they are queued to the
+    receiving objects' threads.
+    """
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    worker.finished.connect(thread.quit)
+    track_thread(thread)
+    thread.start()
+    return thread
+
+
 class PredictionWorker(QObject):
     """Predicts ``items`` [(image_id, path or decoded Radiograph)] in order; lives in a worker thread.
 
@@ -139,19 +160,13 @@ class PredictionJobs(QObject):
         if self._thread is not None or not items:
             return False
         self._cancel = threading.Event()
-        thread = QThread()
-        thread.setObjectName("anatomark-prediction")
         worker = PredictionWorker(model, list(items), self._cancel, self.cache)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
         worker.progress.connect(self.progress)
         worker.predicted.connect(self.predicted)
         worker.failed.connect(self.failed)
         worker.finished.connect(self._on_finished)
-        worker.finished.connect(thread.quit)
-        self._thread, self._worker = thread, worker
-        _threads.add(thread)
-        thread.start()
+        self._worker = worker
+        self._thread = start_worker(worker, "anatomark-prediction")
         self.started.emit(len(items))
         return True
 
@@ -189,3 +204,68 @@ def _name(source) -> str:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class _CallWorker(QObject):
+    finished = Signal(object, str)  # (result, "") or (None, one-line error)
+
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self.fn = fn
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except Exception as exc:  # ExchangeError, OSError (disk full, permission): one line
+            self.finished.emit(None, _one_line(exc))
+            return
+        self.finished.emit(result, "")
+
+
+class BackgroundCall(QObject):
+    """One plain function call off the UI thread (an export): ``done(result)`` or ``failed(message)``.
+
+    The function must not touch the project the UI edits (give it a snapshot); at
+    most one call runs at a time.
+    """
+
+    done = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._thread: QThread | None = None
+        self._worker: _CallWorker | None = None
+
+    def is_running(self) -> bool:
+        return self._thread is not None
+
+    def start(self, fn) -> bool:
+        """Run ``fn()`` in a worker thread; False when a call is already running."""
+        if self._thread is not None:
+            return False
+        worker = _CallWorker(fn)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self._thread = start_worker(worker, f"anatomark-{self.name}")
+        return True
+
+    def shutdown(self, timeout_ms: int = 60000) -> None:
+        """Wait for a running call (window close): an export is short and is not cut off halfway."""
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait(timeout_ms)
+            self._thread = self._worker = None
+
+    @Slot(object, str)
+    def _on_finished(self, result, error: str) -> None:
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait()
+        self._thread = self._worker = None
+        if error:
+            self.failed.emit(error)
+        else:
+            self.done.emit(result)

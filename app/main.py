@@ -3,7 +3,8 @@
 - ``anatomark``: the demo project (bundled chest DICOM + chest6 model), predicted and
   ready to correct;
 - ``anatomark FILE…``: those images in a new project in the user data folder, predicted;
-- ``anatomark PROJECT.anatomark``: that project (read-only when another Anatomark has it).
+- ``anatomark PROJECT.anatomark``: that project (read-only when another Anatomark has it);
+- ``anatomark --smoke-test``: the demo in a scratch folder, one JSON line, exit (``app.smoke``).
 
 Environment switches used by the benchmark and the screenshots (not user features):
 ``ANATOMARK_EXIT_WHEN_SHOWN=1`` prints ``ANATOMARK_SHOWN <unix time>`` once a predicted
@@ -143,6 +144,10 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 1
     os.environ.setdefault("QT_API", "pyside6")
+    if argv[:1] == ["--smoke-test"]:
+        from app.smoke import smoke_test
+
+        return smoke_test()
     return run(argv)
 
 

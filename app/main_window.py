@@ -16,12 +16,15 @@ from app import dialogs
 from app.actions import build_actions, build_menus, build_toolbar
 from app.commands import AcceptLandmark, MarkAbsent, MoveLandmark, PlaceLandmark, VerifyImage
 from app.document import ProjectDocument
+from app.exchange import ExchangeController
 from app.jobs import PredictionJobs
 from app.panels.images import ImagesPanel
 from app.panels.landmarks import LandmarksPanel
 from app.panels.layers import LayersPanel
 from app.panels.measurements import MeasurementsPanel
+from app.panels.review import ReviewPanel
 from app.paths import new_project_path
+from app.repredict import RepredictController
 from app.status import StatusBar
 from app.theme import state_key
 from app.training_controller import TrainingController
@@ -39,8 +42,10 @@ class MainWindow(QMainWindow):
         self.doc = ProjectDocument(self, autosave_ms=autosave_ms)
         self.jobs = PredictionJobs(self)
         self.training = TrainingController(self)
+        self.exchange = ExchangeController(self)
         self.viewer = ImageViewer()
         self.errors = dialogs.ErrorBox(self)
+        self.repredict = RepredictController(self)
         self.setCentralWidget(self.viewer)
         self.actions = build_actions(self)
         build_menus(self, self.actions)
@@ -48,8 +53,11 @@ class MainWindow(QMainWindow):
         self.images_panel = ImagesPanel(self.doc)
         self.landmarks_panel = LandmarksPanel(self.doc)
         self.landmarks_panel.add_actions([self.actions.accept, self.actions.mark_absent, self.actions.verify])
+        self.landmarks_panel.layout().insertWidget(0, self.repredict.bar)
         self.layers_panel = LayersPanel(self.viewer.overlays, self.actions.layers)
         images = self._dock("Images", self.images_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.review_panel = ReviewPanel(self.doc)
+        self.review_dock = self._dock("Review queue", self.review_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         landmarks = self.landmarks_dock = self._dock("Landmarks", self.landmarks_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         layers = self._dock("Layers", self.layers_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.train_dock = self._dock("Train", self.training.panel, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -91,11 +99,15 @@ class MainWindow(QMainWindow):
         doc.saved.connect(lambda path: self.status.showMessage(f"Saved {Path(path).name}", 3000))
         doc.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
         viewer.point_dropped.connect(self._on_point_dropped)
+        self.review_panel.jumped.connect(self._reveal_landmark)
         viewer.point_dragging.connect(self.landmarks_panel.model.set_preview)
         viewer.point_dragging.connect(self.measurements_panel.set_preview)
         viewer.landmark_clicked.connect(doc.select_landmark)
         viewer.image_clicked.connect(self._on_image_clicked)
-        viewer.cursor_moved.connect(lambda p: self.status.set_cursor(p, viewer.radiograph))
+        viewer.cursor_moved.connect(lambda p: self.status.set_cursor(p, viewer.radiograph, viewer.spacing))
+        self.repredict.message.connect(lambda text: self.status.showMessage(text, 5000))
+        # A new prediction makes any proposal stale; dropping it also frees Esc for Cancel Prediction.
+        self.jobs.started.connect(lambda _n: self.repredict.invalidate())
         viewer.edit_refused.connect(lambda: self.show_error(doc.read_only_reason()))
         viewer.dragger.can_edit = doc.is_editable
         self.jobs.progress.connect(self.status.set_progress)
@@ -129,8 +141,9 @@ class MainWindow(QMainWindow):
         a, doc = self.actions, self.doc
         has_project, editable = doc.project is not None, doc.is_editable()
         image = doc.image()
-        for action in (a.save, a.close_project, a.open_images):
+        for action in (a.save, a.close_project, a.open_images, a.export):
             action.setEnabled(has_project or action is a.open_images)
+        a.import_landmarks.setEnabled(editable)
         for action in (a.predict, a.accept, a.mark_absent, a.verify):
             action.setEnabled(editable and image is not None)
         a.predict_all.setEnabled(editable and bool(doc.image_ids()))
@@ -157,7 +170,7 @@ class MainWindow(QMainWindow):
 
     def _show_image(self, image_id: str) -> None:
         radiograph = self.doc.radiograph if image_id else None
-        self.viewer.set_radiograph(radiograph)
+        self.viewer.set_radiograph(radiograph, spacing=self.doc.spacing() if image_id else None)
         self._rebuild_frame()
         self._update_enabled()
 
@@ -185,19 +198,28 @@ class MainWindow(QMainWindow):
     def _on_current_landmark(self, name: str) -> None:
         self.viewer.set_selected(name or None)
 
+    def _reveal_landmark(self, image_id: str, name: str) -> None:
+        """Pan (zoom kept) so a landmark the review queue jumped to is on screen."""
+        position = self.doc.record(image_id, name).position
+        if position is not None and image_id == self.doc.current_image_id:
+            self.viewer.reveal(*position)
+
     # -- gestures → commands ----------------------------------------------------------
 
     def _on_point_dropped(self, name: str, x: float, y: float) -> None:
         image_id = self.doc.current_image_id
         if image_id is None or not self.doc.push(MoveLandmark(self.doc, image_id, name, x, y)):
             self._rebuild_frame()  # refused: put the point back where the store has it
+        else:
+            self.repredict.request()
 
     def _on_image_clicked(self, x: float, y: float) -> None:
         image_id, name = self.doc.current_image_id, self.doc.current_landmark
         if image_id is None or name is None:
             return
         if state_key(self.doc.record(image_id, name).state) in ("missing", "absent"):
-            self.doc.push(PlaceLandmark(self.doc, image_id, name, x, y))
+            if self.doc.push(PlaceLandmark(self.doc, image_id, name, x, y)):
+                self.repredict.request()
         else:
             self.status.showMessage(f"{name} is placed: drag it to move it, or mark it absent (X) to place it again", 4000)
 
@@ -217,6 +239,7 @@ class MainWindow(QMainWindow):
         elif state == "verified":
             self.status.showMessage(f"{name} is already verified", 3000)
         elif self.doc.push(AcceptLandmark(self.doc, image_id, name)):
+            self.repredict.request()
             self.doc.step_landmark(1)
 
     def mark_absent(self) -> None:
@@ -355,6 +378,8 @@ class MainWindow(QMainWindow):
             return
         self.training.shutdown()
         self.jobs.shutdown()
+        self.repredict.shutdown()
+        self.exchange.shutdown()
         self.errors.close()
         self.doc.close_project()
         super().closeEvent(event)

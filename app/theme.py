@@ -48,8 +48,10 @@ IMAGE_STATUS_COLOURS: dict[str, str] = {
 SOFT_ARGMAX_COLOUR = "#ff6ad5"
 REFINED_COLOUR = "#b4ff39"
 DISPLACEMENT_COLOUR = "#ffe14d"
+PROPOSAL_COLOUR = "#4df0ff"  # re-prediction preview (ghosts and arrows)
 EDGE_COLOUR = "#6fb7ff"
 LABEL_COLOUR = "#f2f4f7"
+UNCERTAINTY_COLOUR = "#c39bff"  # calibrated uncertainty ellipses (violet: apart from the amber markers)
 MASK_COLOURS = ("#ff5a5a", "#4da3ff", "#ffd24d", "#62e07a", "#c77dff", "#ff9f43", "#2ee6d6")
 
 

@@ -11,12 +11,14 @@ from app.overlays.labels import LabelsOverlay
 from app.overlays.landmarks import LandmarkOverlay
 from app.overlays.masks import MaskOverlay
 from app.overlays.model_points import RefinedOverlay, SoftArgmaxOverlay
+from app.overlays.uncertainty import UncertaintyOverlay
 
 #: Layer classes in the order the Layers panel lists them (top of the list = drawn on top).
 OVERLAY_CLASSES: tuple[type[Overlay], ...] = (
     LandmarkOverlay,
     LabelsOverlay,
     ConfidenceOverlay,
+    UncertaintyOverlay,
     RefinedOverlay,
     SoftArgmaxOverlay,
     DisplacementOverlay,

@@ -1,4 +1,8 @@
-"""Segmentation masks (C, H, W) from the model, one colour per class; only when the model gives them."""
+"""Segmentation masks (C, H, W) from the model, one colour per class; only when the model gives them.
+
+Each class can be hidden on its own (the Layers panel's per-class boxes); a
+class keeps its colour whether or not the others are shown.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,23 @@ from app.theme import MASK_COLOURS
 from app.viewer.frame import Frame
 
 
-def colour_masks(masks: np.ndarray, alpha: int = 110) -> np.ndarray:
-    """(C, H, W) bool → (H, W, 4) uint8 RGBA, later classes drawn over earlier ones."""
+def colour_masks(masks: np.ndarray, alpha: int = 110, shown: list[bool] | None = None) -> np.ndarray:
+    """(C, H, W) bool → (H, W, 4) uint8 RGBA, later classes drawn over earlier ones; ``shown[c]`` False skips class c."""
     masks = np.asarray(masks, dtype=bool)
     rgba = np.zeros(masks.shape[1:] + (4,), dtype=np.uint8)
     for c, mask in enumerate(masks):
+        if shown is not None and not shown[c]:
+            continue
         colour = pg.mkColor(MASK_COLOURS[c % len(MASK_COLOURS)])
         rgba[mask] = (colour.red(), colour.green(), colour.blue(), alpha)
     return rgba
+
+
+def mask_classes(frame: Frame | None) -> tuple[str, ...]:
+    """Class names of the masks drawn for ``frame``: the prediction's own, else the frame's."""
+    if frame is None:
+        return ()
+    return tuple(getattr(frame.prediction, "mask_classes", ()) or frame.mask_classes)
 
 
 class MaskOverlay(Overlay):
@@ -32,6 +45,14 @@ class MaskOverlay(Overlay):
         super().__init__(box)
         self.image = self.add_item(pg.ImageItem(axisOrder="row-major"))
         self._drawn = None
+        self.hidden_classes: set[str] = set()
+
+    def set_class_visible(self, name: str, visible: bool) -> None:
+        """Show or hide one mask class (by name) and redraw."""
+        (self.hidden_classes.discard if visible else self.hidden_classes.add)(name)
+        self._drawn = None
+        if self.frame is not None and self.available(self.frame):
+            self.draw(self.frame)
 
     def available(self, frame: Frame | None) -> bool:
         return frame is not None and frame.prediction is not None and getattr(frame.prediction, "masks", None) is not None
@@ -40,12 +61,13 @@ class MaskOverlay(Overlay):
         if self._drawn is frame.prediction:
             return
         self._drawn = frame.prediction
-        self.image.setImage(colour_masks(frame.prediction.masks), autoLevels=False, levels=(0, 255))
+        shown = [name not in self.hidden_classes for name in mask_classes(frame)] or None
+        self.image.setImage(colour_masks(frame.prediction.masks, shown=shown), autoLevels=False, levels=(0, 255))
 
     def point_moved(self, frame: Frame, k: int) -> None:
         """Masks are the model's: they do not follow edits."""
 
     def legend(self) -> list[tuple[str, str]]:
         """(class name, colour) of the classes drawn."""
-        classes = self.frame.mask_classes if self.frame is not None else ()
+        classes = mask_classes(self.frame)
         return [(name, MASK_COLOURS[c % len(MASK_COLOURS)]) for c, name in enumerate(classes)]

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QLabel, QSlider
 
 from app.overlays import Overlay
 from app.overlays.heatmap import COLORMAPS, MODES, HeatmapOverlay
+from app.overlays.masks import MaskOverlay, mask_classes
+from app.panels.mask_classes import MaskClassToggles
 from app.theme import MUTED
 
 
@@ -46,6 +48,10 @@ class LayersPanel(QWidget):
             row += 1
             if isinstance(overlay, HeatmapOverlay):
                 row = self._heatmap_options(grid, row, overlay)
+            if isinstance(overlay, MaskOverlay):
+                self.mask_classes = MaskClassToggles(overlay)
+                grid.addWidget(self.mask_classes, row, 0, 1, 2)
+                row += 1
         grid.setRowStretch(row, 1)
 
     def _heatmap_options(self, grid: QGridLayout, row: int, heatmap: HeatmapOverlay) -> int:
@@ -68,15 +74,19 @@ class LayersPanel(QWidget):
         return row + 2
 
     def refresh_availability(self) -> None:
-        """Grey out layers with nothing to draw for the current image."""
+        """Grey out layers with nothing to draw for the current image; list the mask classes it has."""
         for overlay in self.overlays:
             check = self.checks[overlay.key]
             available = overlay.available(overlay.frame)
+            if isinstance(overlay, MaskOverlay):
+                self.mask_classes.set_classes(mask_classes(overlay.frame) if available else ())
             check.setEnabled(available)
             if not available:
                 reason = "no prediction for this image" if overlay.frame is not None else "no image"
                 if overlay.key == "masks" and overlay.frame is not None and overlay.frame.prediction is not None:
                     reason = "this model makes no segmentation masks"
+                if overlay.key == "uncertainty" and overlay.frame is not None and overlay.frame.prediction is not None:
+                    reason = "this model's card has no calibrated uncertainty (anatomark calibrate)"
                 check.setToolTip(f"{overlay.tooltip} — {reason}")
             else:
                 check.setToolTip(overlay.tooltip)

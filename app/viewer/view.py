@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.overlays import OVERLAY_CLASSES, Overlay
 from app.overlays.landmarks import LandmarkOverlay
+from app.overlays.proposal import ProposalPreview
 from app.theme import MUTED, VIEW_BACKGROUND
 from app.viewer import windowing
 from app.viewer.coords import image_to_item, item_to_image
@@ -55,6 +56,7 @@ class ImageViewer(QWidget):
         self.box.addItem(self.image_item)
         self.overlays: list[Overlay] = [cls(self.box) for cls in OVERLAY_CLASSES]
         self.landmarks: LandmarkOverlay = self.overlay("landmarks")
+        self.proposal = ProposalPreview(self.box)  # re-prediction preview (app.repredict)
         self.dragger = LandmarkDragger(self)
         self.box.point_drag = self.dragger
         self.dragger.on_preview = self.point_dragging.emit
@@ -62,6 +64,7 @@ class ImageViewer(QWidget):
         self.dragger.on_refused = self.edit_refused.emit
 
         self.radiograph = None
+        self.spacing: tuple[float, float] | None = None
         self.frame: Frame | None = None
         self.window: windowing.Window | None = None
         self.user_invert = False
@@ -96,10 +99,12 @@ class ImageViewer(QWidget):
     def overlay(self, key: str) -> Overlay:
         return next(o for o in self.overlays if o.key == key)
 
-    def set_radiograph(self, radiograph, fit: bool = True) -> None:
-        """Show ``radiograph`` (or nothing for None) with its default window."""
+    def set_radiograph(self, radiograph, fit: bool = True, spacing: tuple[float, float] | None = None) -> None:
+        """Show ``radiograph`` (or nothing for None) with its default window. ``spacing`` (x, y) mm
+        overrides the file's own (the project may know it when the file does not)."""
         self.dragger.cancel()
         self.radiograph = radiograph
+        self.spacing = spacing if spacing is not None else getattr(radiograph, "spacing", None)
         self.placeholder.setVisible(radiograph is None)
         if radiograph is None:
             self.image_item.clear()
@@ -201,6 +206,16 @@ class ImageViewer(QWidget):
         if self.radiograph is not None and factor > 0:
             self.box.scaleBy(s=(1.0 / factor, 1.0 / factor))
 
+    def reveal(self, x: float, y: float, margin: float = 0.1) -> None:
+        """Centre image point (x, y) when it is outside the view or within ``margin`` of its edge; zoom kept."""
+        if self.radiograph is None:
+            return
+        u, v = image_to_item(x, y)
+        (x0, x1), (y0, y1) = self.box.viewRange()
+        mx, my = margin * (x1 - x0), margin * (y1 - y0)
+        if not (x0 + mx <= u <= x1 - mx and y0 + my <= v <= y1 - my):
+            self.box.translateBy(x=u - (x0 + x1) / 2, y=v - (y0 + y1) / 2)
+
     # -- mouse ------------------------------------------------------------------------
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
@@ -252,7 +267,7 @@ class ImageViewer(QWidget):
             return
         h, w = self.radiograph.shape
         c, wd = self.window
-        spacing = self.radiograph.spacing
+        spacing = self.spacing
         mm = f"{spacing[0]:.3f} × {spacing[1]:.3f} mm/px" if spacing else "spacing unknown"
         self.corner.setText(f"{w} × {h} px, {mm}    W {_num(wd)}  L {_num(c)}    zoom {self.zoom() * 100:.0f} %")
         self.corner.adjustSize()

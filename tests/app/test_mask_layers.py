@@ -1,0 +1,50 @@
+"""The segmentation layer: one check box per mask class in the Layers panel, each hiding its class."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pyqtgraph as pg
+
+from app.theme import MASK_COLOURS
+
+
+def _rgb(c: int) -> tuple[int, int, int]:
+    colour = pg.mkColor(MASK_COLOURS[c])
+    return colour.red(), colour.green(), colour.blue()
+
+
+def test_each_mask_class_has_its_own_toggle(make_window, qtbot, rg1, wait_for_predictions):
+    window = make_window()
+    window.open_images([rg1])
+    wait_for_predictions(qtbot, window)
+    viewer, panel = window.viewer, window.layers_panel
+    assert not panel.mask_classes.isVisible()  # the bundled model makes no masks: no class boxes
+
+    frame = viewer.frame
+    h, w = frame.image_size
+    masks = np.zeros((3, h, w), bool)
+    masks[0, 100:400, 100:500] = True  # right lung
+    masks[1, 100:400, 900:1300] = True  # left lung
+    masks[2, 500:700, 600:900] = True  # heart
+    classes = ("right_lung", "left_lung", "heart")
+    frame.prediction = dataclasses.replace(frame.prediction, masks=masks, mask_classes=classes)
+    viewer.set_frame(frame)
+    panel.refresh_availability()
+
+    toggles = panel.mask_classes
+    assert toggles.isVisible() and list(toggles.checks) == list(classes)
+    assert [c.text() for c in toggles.checks.values()] == ["Right lung", "Left lung", "Heart"]
+    image = viewer.overlay("masks").image
+    assert tuple(image.image[600, 700, :3]) == _rgb(2) and tuple(image.image[200, 200, :3]) == _rgb(0)
+
+    toggles.checks["heart"].setChecked(False)  # as a click does
+    assert image.image[600, 700, 3] == 0  # heart gone
+    assert tuple(image.image[200, 200, :3]) == _rgb(0) and tuple(image.image[200, 1000, :3]) == _rgb(1)
+    toggles.checks["heart"].setChecked(True)
+    assert tuple(image.image[600, 700, :3]) == _rgb(2)
+
+    # The whole layer still has its own toggle (M), independent of the class boxes.
+    panel.checks["masks"].setChecked(False)
+    assert not viewer.overlay("masks").is_shown()

@@ -1,0 +1,63 @@
+"""The uncertainty-regions layer: one ellipse per predicted point, shaped by the model's heatmap
+and sized by the card's conformal calibration; greyed out for uncalibrated models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import core.conformal as conformal
+from app.overlays.uncertainty import SEGMENTS, ellipse_outlines
+from core.conformal import ConformalCalibration, heatmap_covariance, nonconformity
+
+
+def test_ellipse_outlines_are_closed_rings_with_breaks():
+    rings = ellipse_outlines(np.array([[10.0, 20.0], [np.nan, 1.0], [0.0, 0.0]]),
+                             np.array([[4.0, 2.0, 90.0], [1.0, 1.0, 0.0], [3.0, 3.0, 0.0]]))
+    assert rings.shape == (2 * (SEGMENTS + 2), 2)  # the NaN centre is skipped
+    first = rings[: SEGMENTS + 1]
+    assert np.isnan(rings[SEGMENTS + 1]).all() and first[0] == pytest.approx(first[-1])
+    assert first[:, 1].max() == pytest.approx(24.0) and first[:, 0].max() == pytest.approx(12.0, abs=1e-2)  # 90°: major along y
+
+
+@pytest.fixture
+def calibrated(monkeypatch):
+    """Every chest6 prediction is calibrated with q = 2 for all six landmarks (not the bundled card's)."""
+    cal = ConformalCalibration(0.1, 30, ("L",) * 6, np.full(6, 2.0))
+    monkeypatch.setattr(conformal, "_bundled_calibration", lambda model_id: cal)
+    return cal
+
+
+def test_regions_drawn_around_the_models_points(calibrated, make_window, qtbot, rg1, wait_for_predictions):
+    window = make_window()
+    window.open_images([rg1])
+    wait_for_predictions(qtbot, window)
+    overlay = window.viewer.overlay("uncertainty")
+    panel = window.layers_panel
+    panel.refresh_availability()
+    assert panel.checks["uncertainty"].isEnabled() and overlay.is_shown()
+    assert overlay.coverage == pytest.approx(0.9)
+
+    prediction = window.viewer.frame.prediction
+    x, y = overlay.curve.getData()
+    vertices = np.stack([x, y], -1) - 0.5  # item → image pixels
+    cov = heatmap_covariance(prediction.heatmaps, prediction.heatmap_to_image)
+    rings = vertices.reshape(6, SEGMENTS + 2, 2)[:, :-1]  # each ring, without its NaN break
+    for k in range(6):
+        d = rings[k] - prediction.points[k]
+        assert nonconformity(d, np.repeat(cov[k][None], len(d), 0)) == pytest.approx(np.full(len(d), 2.0), rel=1e-6)
+
+    window.actions.layers["uncertainty"].setChecked(False)  # as U does
+    assert not overlay.is_shown() and not panel.checks["uncertainty"].isChecked()
+
+
+def test_uncalibrated_model_greys_the_layer_out(monkeypatch, make_window, qtbot, rg1, wait_for_predictions):
+    monkeypatch.setattr(conformal, "_bundled_calibration", lambda model_id: None)
+    window = make_window()
+    window.open_images([rg1])
+    wait_for_predictions(qtbot, window)
+    panel = window.layers_panel
+    panel.refresh_availability()
+    assert not window.viewer.overlay("uncertainty").is_shown()
+    assert not panel.checks["uncertainty"].isEnabled()
+    assert "no calibrated uncertainty" in panel.checks["uncertainty"].toolTip()
