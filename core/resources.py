@@ -2,8 +2,9 @@
 
 The repository keeps them in the top-level ``resources/`` folder; an editable
 install (``pip install -e .``) and a source checkout both find it next to the
-``core`` package. ``ANATOMARK_RESOURCES`` overrides the location, which is what
-frozen bundles (PyInstaller) and tests with private copies use.
+``core`` package; a frozen bundle (PyInstaller, ``packaging/``) carries it as
+``resources/`` in its data folder (``core.frozen.bundle_dir``). ``ANATOMARK_RESOURCES``
+overrides the location (tests with private copies use it).
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from core.frozen import bundle_dir
+
 
 def resources_dir() -> Path:
     """Folder holding ``schemas/``, ``models/`` and ``samples/``."""
     override = os.environ.get("ANATOMARK_RESOURCES")
     if override:
         return Path(override)
+    bundle = bundle_dir()
+    if bundle is not None:
+        return bundle / "resources"
     return Path(__file__).resolve().parent.parent / "resources"
 
 

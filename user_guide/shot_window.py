@@ -31,3 +31,26 @@ def open_window():
     window.setGeometry(0, 0, 1600, 1000)
     window.show()
     return app, window
+
+
+def ceph_project(home, image_id: str):
+    """A ``ceph19`` project in ``home`` with one ISBI 2015 cephalogram at the data set's 0.2 mm/px.
+
+    Returns the project path, or None when ``../shared/data/ceph_isbi2015`` is not there.
+    """
+    from dataclasses import replace
+    from pathlib import Path
+
+    from core.imaging import load_image
+    from core.project import Project
+    from core.resources import shared_data_dir
+
+    data = shared_data_dir()
+    path = data / "ceph_isbi2015" / "images" / f"{image_id}.jpg" if data else None
+    if path is None or not path.is_file():
+        return None
+    project_path = Path(home) / "ceph.anatomark"
+    with Project.create(project_path, "ceph19") as project:
+        project.add_image(path, replace(load_image(path), spacing=(0.2, 0.2)))
+        project.save()
+    return project_path
