@@ -26,6 +26,7 @@ from app.theme import MUTED, STATE_STYLES, confidence_colour, state_key, state_s
 
 COLUMNS = ("Landmark", "State", "Conf.", "x, y (px)", "x, y (mm)", "Error", "Model")
 MODEL_COLUMN = COLUMNS.index("Model")
+OPTIONAL_COLUMNS = tuple(COLUMNS.index(c) for c in ("x, y (mm)", "Error", "Model"))  # hidden when empty
 DASH = "—"
 
 
@@ -150,6 +151,22 @@ class LandmarkTableModel(QAbstractTableModel):
         value = (mm if mm is not None else landmark_distances(image, points))[row]
         return None if not np.isfinite(value) else f"{value:.1f} {'mm' if mm is not None else 'px'}"
 
+    def informative_columns(self) -> set[int]:
+        """The optional columns with something to say for this image: mm only with a spacing,
+        Error only with ground truth, Model only where the user placed or accepted a point the
+        latest prediction can be compared with. The others are hidden so the table fits its dock."""
+        image = self.doc.image()
+        shown: set[int] = set()
+        if image is None:
+            return shown
+        if image.spacing is not None:
+            shown.add(COLUMNS.index("x, y (mm)"))
+        if self.truth is not None:
+            shown.add(COLUMNS.index("Error"))
+        if any(self.model_distance(row) for row in range(len(self.names))):
+            shown.add(MODEL_COLUMN)
+        return shown
+
     def _error_text(self, row: int, pos, spacing) -> str:
         if self.truth is None or pos is None or not np.isfinite(self.truth[row]).all():
             return DASH
@@ -210,12 +227,19 @@ class LandmarksPanel(QWidget):
 
     def reload(self) -> None:
         self.model.reload()
+        self._update_columns()
         self._show_current(self.doc.current_landmark or "")
+
+    def _update_columns(self) -> None:
+        shown = self.model.informative_columns()
+        for col in OPTIONAL_COLUMNS:
+            self.table.setColumnHidden(col, col not in shown)
 
     def _on_landmark_changed(self, image_id: str, name: str) -> None:
         if image_id == self.doc.current_image_id:
             self.model.clear_preview(name)
             self.model.refresh(name)
+            self._update_columns()
             if name == self.doc.current_landmark:
                 self._update_details()
 
@@ -224,6 +248,7 @@ class LandmarksPanel(QWidget):
             self.model.load_prediction()
             for name in self.model.names:
                 self.model.refresh(name)
+            self._update_columns()
             self._update_details()
 
     def _on_row(self, current: QModelIndex, _previous: QModelIndex) -> None:

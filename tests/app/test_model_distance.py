@@ -42,3 +42,23 @@ def test_model_column_follows_the_users_points_and_new_predictions(make_window, 
     assert "model chest6@v2: 10.0 px from your point" in window.landmarks_panel.details.text()
     # The other rows took the new prediction (not reviewed): still no distance there.
     assert column[3]() == DASH and math.isclose(doc.record(image_id, "L_apex").x, moved[3, 0])
+
+
+def test_empty_optional_columns_are_hidden_until_they_carry_information(make_window, qtbot, rg1, wait_for_predictions,
+                                                                       predictor):
+    """The demo DICOM has no spacing and no ground truth: mm and Error stay hidden; the Model
+    column appears once the user has placed a point the prediction can be compared with."""
+    from app.panels.landmarks import COLUMNS
+
+    window = make_window()
+    window.open_images([rg1])
+    wait_for_predictions(qtbot, window)
+    doc, table = window.doc, window.landmarks_panel.table
+    hidden = lambda name: table.isColumnHidden(COLUMNS.index(name))  # noqa: E731
+    assert hidden("x, y (mm)") and hidden("Error") and hidden("Model")
+    assert not hidden("x, y (px)") and not hidden("Conf.")
+    x, y = doc.prediction().points[0]
+    doc.push(MoveLandmark(doc, doc.current_image_id, "R_apex", x + 3.0, y + 4.0))
+    assert not hidden("Model")
+    window.actions.undo.trigger()
+    assert hidden("Model")
