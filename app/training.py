@@ -14,7 +14,10 @@ Events (one JSON object per line on stdout)::
     {"event": "done", "version": "vN", "model_path": …, "before": {…}, "after": {…},
      "adoptable": bool, "worse_images": […], "verdict": {"outcome", "text", …} (core.learning.verdict)}
 
-Failures: exit status 2 and one line on stderr.
+    {"event": "diverged", "message": "training diverged at epoch 3: …"}  (then exit status 2)
+
+Failures: exit status 2 and one line on stderr; a diverged run's message says what happened
+and that nothing was published, with the usual remedy.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class TrainingRun(QObject):
         self.command_factory = command_factory
         self.process: QProcess | None = None
         self.result: dict | None = None
+        self._diverged: str | None = None
         self._buffer = b""
         self._stderr = b""
         self._cancelled = False
@@ -82,6 +86,7 @@ class TrainingRun(QObject):
             return False
         command = self.command_factory(options)
         self.result, self._buffer, self._stderr, self._cancelled = None, b"", b"", False
+        self._diverged = None
         process = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")  # lines as they are printed, not in 8 kB blocks
@@ -144,6 +149,8 @@ class TrainingRun(QObject):
             self.epoch.emit(event)
         elif kind == "done":
             self.result = event
+        elif kind == "diverged":
+            self._diverged = str(event.get("message") or "training diverged")
 
     def _on_error(self, error) -> None:
         if error == QProcess.ProcessError.FailedToStart and self.process is not None:
@@ -159,6 +166,9 @@ class TrainingRun(QObject):
             self._finish("cancelled")
         elif code == 0 and status == QProcess.ExitStatus.NormalExit and self.result is not None:
             self._finish("done")
+        elif self._diverged is not None:
+            self._finish("failed", f"{self._diverged}. Nothing was published and the current model is unchanged; "
+                                   "try a lower learning rate or train from the current version again.")
         else:
             lines = [line for line in self._stderr.decode("utf-8", "replace").splitlines() if line.strip()]
             reason = lines[-1].strip() if lines else f"the trainer exited with status {code} without a result"

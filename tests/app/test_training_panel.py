@@ -205,3 +205,30 @@ def test_report_shows_the_verdict_with_its_uncertainty(qtbot):
         assert verdict["text"].split(": ", 1)[1] in text and "95 % interval" in text
         assert ("Inconclusive" in text and "only 4 validation images" in text) if enabled else "Not adopted automatically" in text
         assert dialog.adopt_button.isEnabled() == enabled
+
+
+DIVERGING_TRAINER = textwrap.dedent('''
+    import json, sys
+    print(json.dumps({"event": "start", "device": "cpu", "reason": "cpu: fake trainer"}), flush=True)
+    print(json.dumps({"event": "diverged", "message": "training diverged at epoch 2: loss is nan"}), flush=True)
+    sys.stderr.write("anatomark: training diverged at epoch 2: loss is nan\\n")
+    sys.exit(2)
+''')
+
+
+def test_diverged_run_says_so_and_that_nothing_changed(make_window, qtbot, jsrt_png, tmp_path, wait_for_predictions):
+    window = _png_window(make_window, qtbot, jsrt_png, wait_for_predictions)
+    script = tmp_path / "diverging.py"
+    script.write_text(DIVERGING_TRAINER)
+    training, panel = window.training, window.training.panel
+    training.run.command_factory = lambda options: [sys.executable, str(script)]
+    model_before = window.model_name()
+    shown = []
+    window.show_error = shown.append
+    window.actions.train.trigger()
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not training.is_running(), timeout=10000)
+    assert len(shown) == 1
+    assert "diverged at epoch 2" in shown[0] and "Nothing was published" in shown[0] and "lower learning rate" in shown[0]
+    assert window.model_name() == model_before and training.report is None
+    assert panel.start_button.isEnabled()
