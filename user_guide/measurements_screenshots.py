@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 os.environ["QT_API"] = "pyside6"
-from shot_window import open_window, wait  # noqa: E402  (after QT_API)
+from shot_window import drag, open_window, wait  # noqa: E402  (after QT_API)
 OUT = Path(__file__).resolve().parent / "images"
 IMAGE = os.environ.get("SHOT_CEPH", "151")
 
@@ -25,9 +25,7 @@ IMAGE = os.environ.get("SHOT_CEPH", "151")
 def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="anatomark-shots-"))
     os.environ["ANATOMARK_HOME"] = str(home)
-    from PySide6.QtCore import QEvent, QPointF, Qt
-    from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QPointF
 
     from core.imaging import load_image
     from core.project import Project
@@ -59,21 +57,9 @@ def main() -> int:
     x, y = image.positions()[k]
     viewport = viewer.graphics.viewport()
 
-    def send(kind, p, button, buttons):
-        event = QMouseEvent(kind, p, QPointF(viewport.mapToGlobal(p.toPoint())), button, buttons,
-                            Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(viewport, event)
-
     start = QPointF(viewer.image_to_viewport(x, y))
     end = QPointF(viewer.image_to_viewport(x + 25, y))
-    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-    send(QEvent.Type.MouseMove, start, none, none)
-    send(QEvent.Type.MouseButtonPress, start, left, left)
-    wait(app, 0.05)
-    for i in range(1, 11):
-        send(QEvent.Type.MouseMove, start + (end - start) * (i / 10), none, left)
-        wait(app, 0.01)
-    send(QEvent.Type.MouseButtonRelease, end, left, none)
+    drag(app, viewport, start, end, steps=10)
     doc.select_landmark("A")
     wait(app, 1.0)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -18,15 +18,13 @@ import time
 from pathlib import Path
 
 os.environ["QT_API"] = "pyside6"
-from shot_window import open_window, wait  # noqa: E402  (after QT_API)
+from shot_window import drag, open_window, wait  # noqa: E402  (after QT_API)
 OUT = Path(__file__).resolve().parent / "images"
 
 
 def main() -> int:
     os.environ["ANATOMARK_HOME"] = tempfile.mkdtemp(prefix="anatomark-shots-")
-    from PySide6.QtCore import QEvent, QPointF, Qt
-    from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QPointF
 
     from app.demo import open_demo
 
@@ -43,18 +41,7 @@ def main() -> int:
     start = QPointF(viewer.graphics.mapFromScene(viewer.landmarks.markers[k].scenePos()))
     end = QPointF(viewer.image_to_viewport(record.x - 95.0, record.y - 60.0))
 
-    def send(kind, pos, button, buttons):
-        event = QMouseEvent(kind, pos, QPointF(viewport.mapToGlobal(pos.toPoint())), button, buttons, Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(viewport, event)
-
-    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-    send(QEvent.Type.MouseMove, start, none, none)
-    send(QEvent.Type.MouseButtonPress, start, left, left)
-    wait(app, 0.05)
-    for i in range(1, 21):
-        send(QEvent.Type.MouseMove, start + (end - start) * (i / 20), none, left)
-        wait(app, 0.01)
-    send(QEvent.Type.MouseButtonRelease, end, left, none)
+    drag(app, viewport, start, end)
     deadline = time.time() + 120
     while window.repredict.proposal is None and time.time() < deadline:
         wait(app, 0.05)

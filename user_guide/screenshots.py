@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 os.environ["QT_API"] = "pyside6"
-from shot_window import open_window, wait  # noqa: E402  (after QT_API)
+from shot_window import drag, open_window, send_mouse, wait  # noqa: E402  (after QT_API)
 OUT = Path(__file__).resolve().parent / "images"
 
 
@@ -24,8 +24,6 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="anatomark-shots-")
     os.environ["ANATOMARK_HOME"] = home
     from PySide6.QtCore import QEvent, QPointF, Qt
-    from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
 
     from app.demo import open_demo
 
@@ -52,30 +50,14 @@ def main() -> int:
     start = QPointF(viewer.graphics.mapFromScene(viewer.landmarks.markers[k].scenePos()))
     end = QPointF(viewer.image_to_viewport(*target))
 
-    def send(kind, pos, button, buttons):
-        event = QMouseEvent(kind, pos, QPointF(viewport.mapToGlobal(pos.toPoint())), button, buttons, Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(viewport, event)
-
-    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-    send(QEvent.Type.MouseMove, start, none, none)
-    send(QEvent.Type.MouseButtonPress, start, left, left)
-    wait(app, 0.05)
-    for i in range(1, 21):
-        send(QEvent.Type.MouseMove, start + (end - start) * (i / 20), none, left)
-        wait(app, 0.01)
-    send(QEvent.Type.MouseButtonRelease, end, left, none)
+    drag(app, viewport, start, end)
 
     # Narrow the window with a right-drag (left = more contrast), as a reader would.
-    right = Qt.MouseButton.RightButton
     origin = QPointF(viewport.width() * 0.5, viewport.height() * 0.5)
-    send(QEvent.Type.MouseMove, origin, none, none)
-    send(QEvent.Type.MouseButtonPress, origin, right, right)
-    wait(app, 0.05)
     wl = QPointF(float(os.environ.get("SHOT_WL_DX", "-150")), float(os.environ.get("SHOT_WL_DY", "60")))
-    for i in range(1, 11):
-        send(QEvent.Type.MouseMove, origin + wl * (i / 10), none, right)
-    send(QEvent.Type.MouseButtonRelease, origin + wl, right, none)
-    send(QEvent.Type.MouseMove, end + QPointF(40, 30), none, none)
+    drag(app, viewport, origin, origin + wl, button=Qt.MouseButton.RightButton, steps=10)
+    none = Qt.MouseButton.NoButton
+    send_mouse(viewport, QEvent.Type.MouseMove, end + QPointF(40, 30), none, none)
     wait(app, 1.5)  # autosave runs
     window.grab().save(str(OUT / "corrected_point.png"))
     print(f"wrote {OUT / 'demo_overlays.png'} and {OUT / 'corrected_point.png'}; undo says: {window.actions.undo.text()!r}")

@@ -54,3 +54,29 @@ def ceph_project(home, image_id: str):
         project.add_image(path, replace(load_image(path), spacing=(0.2, 0.2)))
         project.save()
     return project_path
+
+
+def send_mouse(viewport, kind, pos, button, buttons) -> None:
+    """Deliver one mouse event to the viewer's viewport at ``pos`` (viewport coordinates)."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    event = QMouseEvent(kind, pos, QPointF(viewport.mapToGlobal(pos.toPoint())), button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport, event)
+
+
+def drag(app, viewport, start, end, button=None, steps: int = 20) -> None:
+    """Press at ``start``, move in ``steps`` steps to ``end`` and release, as a hand does
+    (QPointF viewport coordinates; left button unless told)."""
+    from PySide6.QtCore import QEvent, Qt
+
+    button = button or Qt.MouseButton.LeftButton
+    none = Qt.MouseButton.NoButton
+    send_mouse(viewport, QEvent.Type.MouseMove, start, none, none)
+    send_mouse(viewport, QEvent.Type.MouseButtonPress, start, button, button)
+    wait(app, 0.05)
+    for i in range(1, steps + 1):
+        send_mouse(viewport, QEvent.Type.MouseMove, start + (end - start) * (i / steps), none, button)
+        wait(app, 0.01)
+    send_mouse(viewport, QEvent.Type.MouseButtonRelease, end, button, none)
