@@ -140,16 +140,22 @@ class LandmarkTableModel(QAbstractTableModel):
             return f"model {self.predicted[0]}: {distance} from your point" if distance else None
         return None
 
-    def model_distance(self, row: int) -> str | None:
-        """``"1.3 mm"`` (``"4.2 px"`` without a spacing): the latest prediction's distance to the user's
-        point of this row; None for a landmark the user has not placed or accepted, or no prediction."""
+    def model_distances(self) -> tuple[np.ndarray, str] | None:
+        """((K,) distances, "mm" or "px") from the latest prediction to the user's points (NaN where
+        the user has not placed or accepted a point); None without an image or a prediction."""
         image = self.doc.image()
         if self.predicted is None or image is None:
             return None
         points = self.predicted[1]
         mm = landmark_distances_mm(image, points)
-        value = (mm if mm is not None else landmark_distances(image, points))[row]
-        return None if not np.isfinite(value) else f"{value:.1f} {'mm' if mm is not None else 'px'}"
+        return (mm, "mm") if mm is not None else (landmark_distances(image, points), "px")
+
+    def model_distance(self, row: int) -> str | None:
+        """``"1.3 mm"`` (``"4.2 px"`` without a spacing) for this row, or None (see model_distances)."""
+        distances = self.model_distances()
+        if distances is None or not np.isfinite(distances[0][row]):
+            return None
+        return f"{distances[0][row]:.1f} {distances[1]}"
 
     def informative_columns(self) -> set[int]:
         """The optional columns with something to say for this image: mm only with a spacing,
@@ -163,7 +169,8 @@ class LandmarkTableModel(QAbstractTableModel):
             shown.add(COLUMNS.index("x, y (mm)"))
         if self.truth is not None:
             shown.add(COLUMNS.index("Error"))
-        if any(self.model_distance(row) for row in range(len(self.names))):
+        distances = self.model_distances()
+        if distances is not None and np.isfinite(distances[0]).any():
             shown.add(MODEL_COLUMN)
         return shown
 
