@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 os.environ["QT_API"] = "pyside6"
-from shot_window import drag, open_window, wait  # noqa: E402  (after QT_API)
+from shot_window import ceph_project, drag, open_predicted, open_window, wait  # noqa: E402  (after QT_API)
 OUT = Path(__file__).resolve().parent / "images"
 IMAGE = os.environ.get("SHOT_CEPH", "151")
 
@@ -27,26 +26,13 @@ def main() -> int:
     os.environ["ANATOMARK_HOME"] = str(home)
     from PySide6.QtCore import QPointF
 
-    from core.imaging import load_image
-    from core.project import Project
-    from core.resources import shared_data_dir
-
-    data = shared_data_dir()
-    path = data / "ceph_isbi2015" / "images" / f"{IMAGE}.jpg" if data else None
-    if path is None or not path.is_file():
+    project_path = ceph_project(home, IMAGE)
+    if project_path is None:
         print("the ISBI 2015 cephalograms (../shared/data/ceph_isbi2015) are needed", file=sys.stderr)
         return 2
-    project_path = home / "ceph.anatomark"
-    with Project.create(project_path, "ceph19") as project:
-        project.add_image(path, replace(load_image(path), spacing=(0.2, 0.2)))  # the data set's spacing
-        project.save()
 
     app, window = open_window()
-    window.doc.open_project(project_path)
-    window.predict_all()
-    while window.jobs.is_running():
-        wait(app, 0.05)
-    wait(app, 0.5)
+    open_predicted(app, window, project_path)
     doc, viewer = window.doc, window.viewer
     window.measurements_dock.raise_()
     window.layers_panel.heatmap_mode.setCurrentIndex(1)

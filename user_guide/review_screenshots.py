@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 os.environ["QT_API"] = "pyside6"
-from shot_window import open_window, wait  # noqa: E402  (after QT_API)
+from shot_window import ceph_project, open_predicted, open_window, wait  # noqa: E402  (after QT_API)
 
 OUT = Path(__file__).resolve().parent / "images"
 IMAGES = [f"{i}" for i in range(151, 163)]
@@ -28,27 +27,13 @@ def main() -> int:
     os.environ["ANATOMARK_HOME"] = str(home)
     from PySide6.QtCore import Qt
 
-    from core.imaging import load_image
-    from core.project import Project
-    from core.resources import shared_data_dir
-
-    data = shared_data_dir()
-    paths = [data / "ceph_isbi2015" / "images" / f"{i}.jpg" for i in IMAGES] if data else []
-    if not paths or not all(p.is_file() for p in paths):
+    project_path = ceph_project(home, *IMAGES)
+    if project_path is None:
         print("the ISBI 2015 cephalograms (../shared/data/ceph_isbi2015) are needed", file=sys.stderr)
         return 2
-    project_path = home / "ceph.anatomark"
-    with Project.create(project_path, "ceph19") as project:
-        for path in paths:
-            project.add_image(path, replace(load_image(path), spacing=(0.2, 0.2)))  # the data set's spacing
-        project.save()
 
     app, window = open_window()
-    window.doc.open_project(project_path)
-    window.predict_all()
-    while window.jobs.is_running():
-        wait(app, 0.05)
-    wait(app, 1.0)
+    open_predicted(app, window, project_path, settle=1.0)
     images = window.findChild(type(window.review_dock), "dock-images")
     window.resizeDocks([images, window.landmarks_dock], [520, 420], Qt.Orientation.Horizontal)
     window.resizeDocks([images, window.review_dock], [250, 620], Qt.Orientation.Vertical)

@@ -33,10 +33,11 @@ def open_window():
     return app, window
 
 
-def ceph_project(home, image_id: str):
-    """A ``ceph19`` project in ``home`` with one ISBI 2015 cephalogram at the data set's 0.2 mm/px.
+def ceph_project(home, *image_ids: str):
+    """A ``ceph19`` project in ``home`` with ISBI 2015 cephalograms (``"151"``, …) at the data
+    set's 0.2 mm/px.
 
-    Returns the project path, or None when ``../shared/data/ceph_isbi2015`` is not there.
+    Returns the project path, or None when ``../shared/data/ceph_isbi2015`` (or an image) is not there.
     """
     from dataclasses import replace
     from pathlib import Path
@@ -46,14 +47,24 @@ def ceph_project(home, image_id: str):
     from core.resources import shared_data_dir
 
     data = shared_data_dir()
-    path = data / "ceph_isbi2015" / "images" / f"{image_id}.jpg" if data else None
-    if path is None or not path.is_file():
+    paths = [data / "ceph_isbi2015" / "images" / f"{i}.jpg" for i in image_ids] if data else []
+    if not paths or not all(p.is_file() for p in paths):
         return None
     project_path = Path(home) / "ceph.anatomark"
     with Project.create(project_path, "ceph19") as project:
-        project.add_image(path, replace(load_image(path), spacing=(0.2, 0.2)))
+        for path in paths:
+            project.add_image(path, replace(load_image(path), spacing=(0.2, 0.2)))
         project.save()
     return project_path
+
+
+def open_predicted(app, window, project_path, settle: float = 0.5) -> None:
+    """Open a project in the window, predict every image and wait until all are shown."""
+    window.doc.open_project(project_path)
+    window.predict_all()
+    while window.jobs.is_running():
+        wait(app, 0.05)
+    wait(app, settle)
 
 
 def send_mouse(viewport, kind, pos, button, buttons) -> None:

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 os.environ["QT_API"] = "pyside6"
-from shot_window import ceph_project, open_window, wait  # noqa: E402  (after QT_API)
+from shot_window import ceph_project, open_predicted, open_window, wait  # noqa: E402  (after QT_API)
 OUT = Path(__file__).resolve().parent / "images"
 IMAGE = os.environ.get("SHOT_CEPH", "260")
 
@@ -31,11 +31,7 @@ def main() -> int:
         return 2
 
     app, window = open_window()
-    window.doc.open_project(project_path)
-    window.predict_all()
-    while window.jobs.is_running():
-        wait(app, 0.05)
-    wait(app, 0.5)
+    open_predicted(app, window, project_path)
     layers = window.actions.layers
     for key in ("heatmap", "confidence", "soft_argmax", "refined", "displacement"):
         layers[key].setChecked(False)
