@@ -176,6 +176,8 @@ def _train_recipe(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.stage != "assemble" and not args.dataset:
+        raise CliError(f"train --stage {args.stage} needs --dataset DIR")
     if args.stage in ("all", "assemble") and not args.out:
         raise CliError(f"train --stage {args.stage} needs --out MODEL.pt")
     if not (args.work or args.out):
@@ -208,7 +210,14 @@ def _train_recipe(args: argparse.Namespace) -> int:
         return 0
     if not distributed.current().is_main:  # rank 0 writes the model file; the others are done
         return 0
-    out = assemble_model(work, Path(args.out), recipe.name, title=f"{recipe.name} trained with recipe {recipe.name}", evaluation=recipe.evaluation, inference=recipe.inference)
+    from core.modelfile import resolve_model
+
+    patch_from = resolve_model(args.patch_from) if args.patch_from else None
+    title = f"{recipe.name} trained with recipe {recipe.name}" + (f", patch stage reused from {patch_from.name}" if patch_from else "")
+    try:
+        out = assemble_model(work, Path(args.out), recipe.name, title=title, evaluation=recipe.evaluation, inference=recipe.inference, patch_from=patch_from)
+    except FileNotFoundError as exc:
+        raise CliError(f"{work}: no trained global stage there ({Path(exc.filename).name} missing)") from exc
     if args.json:
         _print_json({"event": "done", "model_path": str(out)})
     else:
@@ -240,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
     t = sub.add_parser("train", help="train a model from a recipe on a dataset folder")
     t.add_argument("--recipe", required=True, help="chest6 or ceph19, optionally with suffixes: -plain (no GNN, no structural losses), -sc (spatial-configuration loss), -adaptive (learned heatmap σ and rotation), e.g. ceph19-plain-sc")
-    t.add_argument("--dataset", required=True)
+    t.add_argument("--dataset", default=None, help="dataset folder (every stage but assemble)")
     t.add_argument("--out", default=None, help="model file to write (.pt, with its .json card); needed with --stage all")
     t.add_argument("--work", default=None, help="folder for checkpoints (resumable); default OUT.work")
     t.add_argument(
@@ -256,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto")
     t.add_argument("--patch-size", type=int, default=None, help="patch stage input size in fine-grid pixels (multiple of 8)")
     t.add_argument("--init-from", default=None, help="start from this stage checkpoint (.pt) instead of random weights")
+    t.add_argument("--patch-from", default=None, metavar="MODEL", help="with --stage assemble: take the patch stage from this model file (same schema) instead of --work")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a training setting, e.g. --set jitter=14 --set lr=5e-4")
     t.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
     t.add_argument("--json", action="store_true", help="JSON lines progress")

@@ -58,11 +58,16 @@ def cmd_experiment_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub) -> None:
-    from core.experiments import CONFIGURATIONS
+#: The names of ``core.experiments.CONFIGURATIONS``, here so that building the parser (every
+#: ``anatomark`` start, ``--help`` included) does not import torch; a test keeps them equal.
+CONFIGURATION_NAMES = (
+    "unet", "structure-aware", "structural-no-gnn", "gnn-no-structural", "sc", "adaptive", "segnet", "segnet-mass", "segnet-gnn", "farnet",
+)
 
+
+def add_parsers(sub) -> None:
     x = sub.add_parser("experiment", help="train and evaluate one model-zoo configuration on a dataset")
-    x.add_argument("--config", required=True, help=f"{', '.join(CONFIGURATIONS)}, or a configuration .json file")
+    x.add_argument("--config", required=True, help=f"{', '.join(CONFIGURATION_NAMES)}, or a configuration .json file")
     x.add_argument("--dataset", required=True, help="folder in a ../shared/data/<set> layout")
     x.add_argument("--out", required=True, help="folder for model.pt, its card, results.json and the training work files")
     x.add_argument("--split-train", default="train")

@@ -45,10 +45,15 @@ CONFIGURATIONS: dict[str, tuple[str, Callable[[Recipe], Recipe]]] = {
         lambda r: replace(r, name=f"{r.name}-gnn", structural=False, global_train=replace(r.global_train, lambda_sym=0.0, lambda_ord=0.0)),
     ),
     "sc": ("plain U-Net + spatial-configuration loss (DESIGN.md 2.2)", lambda r: r.ablation().spatial_configuration()),
+    "adaptive": ("plain U-Net + adaptive heatmaps (learned σ and rotation, DESIGN.md 2.5)", lambda r: r.ablation().adaptive()),
     "segnet": ("segmentation-informed: heatmap + mask decoders, anatomical consistency (DESIGN.md 2.3)", lambda r: r.segmentation_informed()),
     "segnet-mass": (
         "segmentation-informed, consistency target = the target heatmap's own mass in the true mask",
         lambda r: r.segmentation_informed(vis_target="target_mass"),
+    ),
+    "segnet-gnn": (
+        "segmentation-informed (consistency target = heatmap mass in the mask) + GNN refiner and symmetry/order losses on its points",
+        lambda r: replace(r.segmentation_informed(vis_target="target_mass"), use_refiner=True, structural=True, name=f"{r.name}-seg-gnn"),
     ),
     "farnet": ("FARNet (DenseNet-121, MSFA, FR) + EWC loss (DESIGN.md 2.4)", lambda r: r.farnet()),
 }

@@ -38,6 +38,7 @@ from core.learning.verdict import judge
 from core.modelfile import INTENDED_USE, combined_state_dict, load_model, read_card, schema_hash
 from core.project import Project
 from core.training import distributed
+from core.training.assemble import architecture_family
 from core.training.devices import autocast_dtype, precision_name
 from core.training.loop import EpochReport, TrainingCancelled, TrainingDiverged, run_training
 from core.training.recipes import RECIPES, Recipe
@@ -229,7 +230,7 @@ def retrain(
         "parent_version": parent,
         "title": f"{recipe.name} retrained on {len(train)} reviewed images of {project.path.name}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "architecture": {"family": "unet-gnn-patch" if patch_net is not None else "unet-gnn",
+        "architecture": {"family": architecture_family(global_net.config, patch_net is not None),
                          "global": global_net.config.to_dict(),
                          "patch": patch_net.config.to_dict() if patch_net is not None else None},
         "input_size": list(global_net.config.input_size),

@@ -7,6 +7,11 @@ is the U-Net encoder of DESIGN.md 2.1 (same blocks, same input sizes), so the
 comparison with the structure-aware model isolates the second head and the
 losses, not a different backbone.
 
+Optionally (``use_refiner``) the GNN refiner of DESIGN.md 2.1 sits on the
+heatmap decoder's last features, exactly as in the structure-aware model, so a
+segmenting model keeps the refined-point layer and pinned re-prediction
+(``core.repredict``).
+
 Segmentation logits are C per-class logits (sigmoid, structures may overlap:
 the JSRT clavicles lie over the lungs) or C + 1 (softmax with a background
 channel first) when ``exclusive`` — the paper's form for disjoint bones.
@@ -16,10 +21,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
 from core.heatmaps import soft_argmax, softmax_2d
+from core.models.refiner import GraphRefiner
 from core.models.unet import conv_block
 
 
@@ -36,6 +43,12 @@ class SegNetConfig:
     depth: int = 4
     temperature: float = 1.0
     kind: str = "segnet"
+    # GNN refiner on the heatmap decoder's features (see LandmarkNetConfig for the three settings).
+    use_refiner: bool = False
+    refiner_hidden: int = 128
+    refiner_noise: float = 0.0
+    refiner_detach: bool = False
+    adjacency: list[list[float]] = field(default_factory=list)  # normalised Â, K×K
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -86,19 +99,21 @@ class Decoder(nn.Module):
             )
         self.head = nn.Conv2d(channels[0], out_channels, 1)
 
-    def forward(self, levels: list[torch.Tensor]) -> torch.Tensor:
+    def forward(self, levels: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, the last features before the 1×1 head)."""
         x = levels[-1]
         for up, block, skip in zip(self.ups, self.blocks, reversed(levels[:-1])):
             x = block(torch.cat([up(x), skip], dim=1))
-        return self.head(x)
+        return self.head(x), x
 
 
 class SegNet(nn.Module):
-    """images (B, 1, H, W) → logits, prob (B, K, H, W), soft = refined (B, K, 2), seg_logits (B, C[+1], H, W).
+    """images (B, 1, H, W) → logits, prob (B, K, H, W), soft, refined (B, K, 2), features, seg_logits (B, C[+1], H, W).
 
     H and W must be divisible by 2**(depth-1). The same keys as
     :class:`~core.models.LandmarkNet`, so training, inference and evaluation
-    treat both alike; ``seg_logits`` is the extra head.
+    treat both alike; ``seg_logits`` is the extra head. Without a refiner
+    ``refined`` is ``soft``.
     """
 
     def __init__(self, config: SegNetConfig) -> None:
@@ -115,22 +130,30 @@ class SegNet(nn.Module):
         self.pool = nn.MaxPool2d(2)
         self.heatmap_decoder = Decoder(channels, config.n_landmarks)
         self.seg_decoder = Decoder(channels, config.seg_channels)
-        self.refiner = None  # no GNN: stages and inference check this
+        self.refiner: GraphRefiner | None = None  # stages, inference and re-prediction check this
+        if config.use_refiner:
+            adjacency = np.asarray(config.adjacency, dtype=np.float32)
+            if adjacency.shape != (config.n_landmarks, config.n_landmarks):
+                raise ValueError("refiner needs a K×K normalised adjacency")
+            self.refiner = GraphRefiner(channels[0], adjacency, config.refiner_hidden)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         levels, x = [], images
         for i, enc in enumerate(self.encoders):
             x = enc(x if i == 0 else self.pool(x))
             levels.append(x)
-        logits = self.heatmap_decoder(levels)
+        logits, features = self.heatmap_decoder(levels)
+        prob = softmax_2d(logits, self.config.temperature)
         soft = soft_argmax(logits, self.config.temperature)
-        return {
-            "logits": logits,
-            "prob": softmax_2d(logits, self.config.temperature),
-            "soft": soft,
-            "refined": soft,
-            "seg_logits": self.seg_decoder(levels),
-        }
+        out = {"logits": logits, "prob": prob, "soft": soft, "refined": soft, "features": features, "seg_logits": self.seg_decoder(levels)[0]}
+        if self.refiner is not None:
+            start = soft
+            if self.training and self.config.refiner_noise > 0:
+                start = soft + torch.randn_like(soft) * self.config.refiner_noise
+            if self.config.refiner_detach:
+                features, start, prob = features.detach(), start.detach(), prob.detach()
+            out["refined"] = self.refiner(features, start, prob)
+        return out
 
 
 def mask_probabilities(seg_logits: torch.Tensor, exclusive: bool) -> torch.Tensor:

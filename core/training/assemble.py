@@ -8,15 +8,15 @@ from pathlib import Path
 
 import torch
 
-from core.modelfile import INTENDED_USE, combined_state_dict, save_model, schema_hash
+from core.modelfile import INTENDED_USE, ModelFileError, combined_state_dict, load_model, save_model, schema_hash
 from core.models import PatchNet, PatchNetConfig, build_global_net
 from core.schema import load_schema
 
 
-def _family(config, with_patch: bool) -> str:
+def architecture_family(config, with_patch: bool) -> str:
     """Short architecture name for the card: unet-gnn, unet, segnet, farnet, + "-patch" with a local stage."""
     kind = getattr(config, "kind", "unet")
-    base = ("unet-gnn" if config.use_refiner else "unet") if kind == "unet" else kind
+    base = f"{kind}-gnn" if kind in ("unet", "segnet") and config.use_refiner else kind
     return base + ("-patch" if with_patch else "")
 
 
@@ -39,14 +39,28 @@ def assemble_model(
     inference: dict | None = None,
     with_patch: bool = True,
     evaluation: dict | None = None,
+    patch_from: Path | None = None,
 ) -> Path:
-    """Write ``out`` (.pt + .json) from the best checkpoints in ``work``."""
+    """Write ``out`` (.pt + .json) from the best checkpoints in ``work``.
+
+    ``patch_from`` takes the patch stage from an existing model file of the
+    same schema instead of ``work``: the local stage only sees patches around
+    a point, so a new global network (e.g. one that also segments) can reuse a
+    patch stage trained before, at no training cost. The card records where it
+    came from.
+    """
     g_record = json.loads((work / "global.json").read_text())
     schema = load_schema(g_record["schema"])
     global_net = build_global_net(g_record["model_config"])
     global_net.load_state_dict(torch.load(work / "global.pt", map_location="cpu", weights_only=True))
     patch_net, p_record = None, None
-    if with_patch and (work / "patch.json").exists():
+    if patch_from is not None:
+        donor = load_model(patch_from, expected_schema=schema)
+        if donor.patch_net is None:
+            raise ModelFileError(f"{Path(patch_from).name}: has no patch stage to reuse")
+        patch_net = donor.patch_net
+        p_record = dict(donor.card["training"].get("patch") or {}, reused_from={"model": donor.model_id, "weights_sha256": donor.card["weights_sha256"]})
+    elif with_patch and (work / "patch.json").exists():
         p_record = json.loads((work / "patch.json").read_text())
         patch_net = PatchNet(PatchNetConfig.from_dict(p_record["model_config"]))
         patch_net.load_state_dict(torch.load(work / "patch.pt", map_location="cpu", weights_only=True))
@@ -58,14 +72,14 @@ def assemble_model(
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "schema": {"name": schema.name, "hash": schema_hash(schema), "content": schema.to_dict()},
         "architecture": {
-            "family": _family(global_net.config, patch_net is not None),
+            "family": architecture_family(global_net.config, patch_net is not None),
             "global": global_net.config.to_dict(),
             "patch": patch_net.config.to_dict() if patch_net is not None else None,
         },
         "input_size": list(global_net.config.input_size),
         "training": {
             "global": _stage_summary(g_record),
-            "patch": _stage_summary(p_record) if p_record else None,
+            "patch": (p_record if patch_from is not None else _stage_summary(p_record)) if p_record else None,
             "train_ids": g_record["data"]["train_ids"],
         },
         "inference": inference or {"patch_decoder": "soft_argmax", "confidence_radius": 3.0},

@@ -158,6 +158,15 @@ def from_main(*values: float) -> tuple[float, ...]:
     return tuple(t.tolist())
 
 
+def mean_over_ranks(total: float, count: int) -> float:
+    """Σ total / Σ count over every rank: e.g. the epoch's training loss over all shards, not rank 0's."""
+    if not current().enabled:
+        return float(total) / max(1, int(count))
+    t = torch.tensor([float(total), float(count)], dtype=torch.float64, device=_collective_device())
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return float(t[0] / t[1].clamp_min(1.0))
+
+
 def gather_counts(count: int) -> list[int]:
     """``count`` of every rank, rank order (e.g. images trained this epoch per process)."""
     if not current().enabled:

@@ -223,8 +223,9 @@ def run_training(
                 with torch.no_grad():
                     val = float(stage.validate())
             # Rank 0's measurement and clock decide for all (best epoch, time budget); the
-            # reported training loss is rank 0's shard's.
-            val, elapsed, train_loss = distributed.from_main(val, time.monotonic() - started, float(np.mean(losses)))
+            # training loss is the mean over every rank's steps.
+            val, elapsed = distributed.from_main(val, time.monotonic() - started)
+            train_loss = distributed.mean_over_ranks(float(np.sum(losses)), len(losses))
             samples = distributed.gather_counts(len(order)) if ranks.enabled else None
             if val < best:
                 best = val

@@ -80,7 +80,8 @@ def train_stage(
     adjacency = schema.normalized_adjacency().tolist()
     torch.manual_seed(config.seed)  # the seed fixes the initial weights, not only the batches
     if stage == "global" and recipe.model != "unet":
-        model = build_zoo_model(recipe.model, schema, recipe.input_size, recipe.width, recipe.depth, recipe.model_options)
+        refiner = {"use_refiner": recipe.use_refiner, "refiner_noise": recipe.refiner_noise, "refiner_detach": recipe.refiner_detach}
+        model = build_zoo_model(recipe.model, schema, recipe.input_size, recipe.width, recipe.depth, recipe.model_options, refiner)
     else:
         model = build_stage_model(recipe, stage, schema.n_landmarks, adjacency)
     if init_from is not None:

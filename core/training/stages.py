@@ -53,17 +53,24 @@ class GlobalStage:
         cfg = self.config
         valid = torch.isfinite(points).all(dim=-1).float()
         sigma = warmup_cosine(progress, cfg.warmup, cfg.sigma[0], cfg.sigma[0], cfg.sigma[1])
-        h, w = self.input_size
         terms = heatmap_terms(self.model, out["logits"], points, valid, self.input_size, sigma, cfg)
         terms["soft_l1"] = cfg.w_soft_l1 * coordinate_l1(out["soft"], points, valid)
+        terms.update(self.refined_terms(out["refined"], points, valid, progress))
+        return terms
+
+    def refined_terms(self, refined: torch.Tensor, points: torch.Tensor, valid: torch.Tensor, progress: float) -> dict[str, torch.Tensor]:
+        """L1 of the GNN-refined points (with a refiner) and the symmetry and order losses on them."""
+        cfg = self.config
+        h, w = self.input_size
+        terms = {}
         if self.model.refiner is not None:
-            terms["refined_l1"] = cfg.w_refined_l1 * coordinate_l1(out["refined"], points, valid)
+            terms["refined_l1"] = cfg.w_refined_l1 * coordinate_l1(refined, points, valid)
         lam_sym = ramp_after_warmup(progress, cfg.warmup, cfg.lambda_sym)
         lam_ord = ramp_after_warmup(progress, cfg.warmup, cfg.lambda_ord)
         if lam_sym > 0 and self.schema.pairs:
-            terms["symmetry"] = lam_sym * symmetry_loss(out["refined"], self.schema.pairs, cfg.min_lateral * w)
+            terms["symmetry"] = lam_sym * symmetry_loss(refined, self.schema.pairs, cfg.min_lateral * w)
         if lam_ord > 0 and len(self.schema.levels) > 1:
-            terms["order"] = lam_ord * order_loss(out["refined"], self.schema.levels, cfg.order_margin * h)
+            terms["order"] = lam_ord * order_loss(refined, self.schema.levels, cfg.order_margin * h)
         return terms
 
     def step(self, indices: list[int], rng: np.random.Generator, progress: float) -> torch.Tensor:

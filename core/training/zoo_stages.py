@@ -47,16 +47,22 @@ def segmentation_classes(schema: LandmarkSchema, names: list[str] | None) -> tup
     return names, [by_name[n].bit for n in names], landmark_classes
 
 
-def build_zoo_model(kind: str, schema: LandmarkSchema, input_size: tuple[int, int], width: int, depth: int, options: dict) -> torch.nn.Module:
+def build_zoo_model(
+    kind: str, schema: LandmarkSchema, input_size: tuple[int, int], width: int, depth: int, options: dict, refiner: dict | None = None
+) -> torch.nn.Module:
     """The global network of ``kind`` ("segnet" or "farnet") from a recipe's ``model_options``.
 
-    segnet options: ``classes`` (names), ``exclusive``. farnet options: any
+    segnet options: ``classes`` (names), ``exclusive``; ``refiner`` (the recipe's
+    ``use_refiner``, ``refiner_noise``, ``refiner_detach``) adds the GNN refiner
+    with the schema's graph. farnet options: any
     :class:`FARNetConfig` field, and ``backbone_weights`` (a local DenseNet
     weights file; never downloaded).
     """
     options = dict(options)
     if kind == "segnet":
         names, _, landmark_classes = segmentation_classes(schema, options.pop("classes", None))
+        if refiner and refiner.get("use_refiner"):
+            options.update(refiner, adjacency=schema.normalized_adjacency().tolist())
         return SegNet(SegNetConfig(schema.n_landmarks, input_size, names, landmark_classes, width=width, depth=depth, **options))
     if kind == "farnet":
         weights = options.pop("backbone_weights", None)
@@ -89,6 +95,8 @@ class SegStage(GlobalStage):
         }
         if cfg.w_soft_l1:  # not in DESIGN.md 2.3: off in the recipe, available as an option
             terms["soft_l1"] = cfg.w_soft_l1 * coordinate_l1(out["soft"], points, valid)
+        if self.model.refiner is not None:  # the GNN and its structural losses, as in the structure-aware model
+            terms.update(self.refined_terms(out["refined"], points, valid, progress))
         return terms
 
     def step(self, indices: list[int], rng: np.random.Generator, progress: float) -> torch.Tensor:

@@ -40,9 +40,35 @@ def test_without_torchrun_everything_is_one_process():
         assert distributed.agree(True, False) == (True, False)
         assert distributed.from_main(1.5, 2) == (1.5, 2.0)
         assert distributed.gather_counts(3) == [3]
+        assert distributed.mean_over_ranks(6.0, 3) == 2.0
         assert distributed.main_result({"v": 1}) == {"v": 1}
         device, reason = distributed.device_for_rank("cpu")
         assert device.type == "cpu" and "distributed" not in reason
+
+
+def _mean_over_two_ranks(rank: int, init: str, out) -> None:
+    """One gloo rank: rank 0 ran 1 step of loss 1.0, rank 1 ran 3 steps summing to 9.0."""
+    torch.distributed.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    distributed._active = Ranks(2, rank, rank, "gloo")
+    try:
+        out.put((rank, distributed.mean_over_ranks([1.0, 9.0][rank], [1, 3][rank])))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_training_loss_is_the_mean_over_every_rank(tmp_path):
+    """Reported once by rank 0, the epoch's loss must be over all shards' steps: (1 + 9) / 4."""
+    import torch.multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_mean_over_two_ranks, args=(r, f"file://{tmp_path / 'store'}", out)) for r in (0, 1)]
+    for p in procs:
+        p.start()
+    results = dict(out.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    assert results == {0: 2.5, 1: 2.5}
 
 
 def test_ranks_train_disjoint_shards_that_cover_the_data():

@@ -19,6 +19,8 @@ from zoo_support import make_chest_layout
 
 TINY = {
     "segnet": {"overrides": {"input_size": [32, 32], "width": 4, "depth": 3}},
+    "adaptive": {"overrides": {"input_size": [32, 32], "width": 4, "depth": 3}},
+    "segnet-gnn": {"overrides": {"input_size": [32, 32], "width": 4, "depth": 3}},
     "farnet": {
         "overrides": {
             "input_size": [64, 64],
@@ -54,16 +56,18 @@ def experiments(dataset, tmp_path_factory):
     return outs
 
 
-@pytest.mark.parametrize("kind", ["segnet", "farnet"])
+@pytest.mark.parametrize("kind", ["segnet", "farnet", "adaptive", "segnet-gnn"])
 def test_experiment_writes_a_model_and_results(experiments, kind):
     results = json.loads((experiments[kind] / "results.json").read_text())
-    assert results["configuration"] == f"tiny-{kind}" and results["model_kind"] == kind
+    assert results["configuration"] == f"tiny-{kind}" and results["model_kind"] == {"adaptive": "unet", "segnet-gnn": "segnet"}.get(kind, kind)
     assert results["eval_split"] == "val" and results["n_train"] == 3 and results["n_eval"] == 1
     assert results["epochs_done"] == 2 and results["parameters"] > 0
     assert np.isfinite(results["mre_px"]) and results["predict_ms_per_image"] > 0
     assert set(results["reference"]["sdr_px"]) == {"3", "6", "9"}  # chest: the paper's radii at 512 px
     card = json.loads((experiments[kind] / "model.json").read_text())
-    assert card["architecture"]["global"]["kind"] == kind and card["architecture"]["patch"] is None
+    assert card["architecture"]["global"].get("kind", "unet") == results["model_kind"] and card["architecture"]["patch"] is None
+    if kind == "adaptive":  # learned σ and rotation travel with the model
+        assert card["architecture"]["global"]["heatmap"] == "adaptive"
 
 
 def test_segmentation_model_predicts_full_resolution_masks_and_dice(experiments, dataset):
@@ -152,3 +156,38 @@ def test_consistency_target_mass_agrees_with_a_perfect_prediction(dataset):
         losses[vis] = stage.losses(perfect, points, masks, 0.5)["consistency"].item()
     assert losses["target_mass"] == pytest.approx(0.0, abs=1e-4)
     assert losses["present"] > 0.5  # border landmarks: part of their mass is outside the lung
+
+
+def test_segmentation_model_with_gnn_refines_and_takes_pins(experiments, dataset):
+    """segnet-gnn: masks and a GNN refiner on the heatmap decoder's features; a pinned point stays
+    where the person put it and the refiner runs (core.repredict), as with the structure-aware model."""
+    from core.imaging import load_image
+    from core.repredict import Repredictor
+
+    card = json.loads((experiments["segnet-gnn"] / "model.json").read_text())
+    assert card["architecture"]["family"] == "segnet-gnn" and card["architecture"]["global"]["use_refiner"]
+    predictor = Predictor(experiments["segnet-gnn"] / "model.pt", "cpu")
+    assert predictor.model.global_net.refiner is not None
+    sample = load_dataset(dataset).subset("val").samples[0]
+    image = load_image(sample.image_path)
+    prediction = predictor.predict(image)
+    assert prediction.masks is not None and prediction.refined.shape == (6, 2)
+    name = predictor.schema.landmarks[0]
+    pins = {name: tuple(prediction.points[0] + 3.0)}
+    moved = Repredictor(predictor).repredict(image, pins)
+    assert moved.pinned == (name,) and set(moved.points) == set(predictor.schema.landmarks) - {name}
+    assert np.isfinite(list(moved.points.values())).all()
+
+
+def test_cli_lists_every_configuration_without_importing_torch():
+    """``anatomark --help`` stays fast: the parser names the configurations from a torch-free
+    tuple, which must name exactly the configurations the engine knows."""
+    import subprocess
+    import sys
+
+    from core.cli_experiment import CONFIGURATION_NAMES
+    from core.experiments import CONFIGURATIONS
+
+    assert CONFIGURATION_NAMES == tuple(CONFIGURATIONS)
+    code = "import sys; from core.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -197,6 +197,33 @@ def test_garbage_card_is_refused(model_path, tmp_path):
     assert "missing" in _refused(pt)
 
 
+def test_assemble_reuses_the_patch_stage_of_another_model(model_path, tmp_path, capsys):
+    """A new global stage (here: the tiny one again, in a work folder with no patch stage) takes the
+    patch stage from an existing model file; the weights are the donor's and the card says so."""
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("global.pt", "global.json"):
+        shutil.copy(model_path.parent / "work" / name, work / name)
+    out = tmp_path / "reused.pt"
+    assert main(["train", "--recipe", "chest6", "--stage", "assemble", "--work", str(work), "--patch-from", str(model_path), "--out", str(out)]) == 0
+    reused, donor = load_model(out), load_model(model_path)
+    for key, value in donor.patch_net.state_dict().items():
+        assert torch.equal(reused.patch_net.state_dict()[key], value)
+    card = read_card(out)
+    assert card["architecture"]["family"].endswith("-patch") and "reused from" in card["title"]
+    assert card["training"]["patch"]["reused_from"] == {"model": donor.model_id, "weights_sha256": donor.card["weights_sha256"]}
+
+
+def test_assemble_refuses_a_patch_donor_without_a_patch_stage(model_path, tmp_path, capsys):
+    work = model_path.parent / "work"
+    global_only = assemble_model(work, tmp_path / "g.pt", "g", with_patch=False)
+    with pytest.raises(ModelFileError, match="no patch stage"):
+        assemble_model(work, tmp_path / "y.pt", "y", patch_from=global_only)
+    assert main(["train", "--recipe", "chest6", "--stage", "assemble", "--work", str(work), "--patch-from", str(global_only), "--out", str(tmp_path / "z.pt")]) == 2
+    assert "no patch stage" in capsys.readouterr().err and not (tmp_path / "z.pt").exists()
+    assert main(["train", "--recipe", "chest6", "--stage", "global", "--work", str(tmp_path / "w")]) == 2
+    assert "needs --dataset" in capsys.readouterr().err
+
 # --- inference ---------------------------------------------------------------------
 
 
