@@ -38,7 +38,7 @@ from core.priors import ShapeReference, check_priors
 from core.project import LandmarkState
 
 __all__ = ["MIN_REFERENCE", "SIGNALS", "WEIGHTS", "ImageItem", "LandmarkItem", "ReviewQueue",
-           "heatmap_spread", "robust_z", "score_signals", "stage_disagreement"]
+           "covariance_spread", "heatmap_spread", "robust_z", "score_signals", "stage_disagreement"]
 
 SIGNALS = ("confidence", "spread", "disagreement", "priors")
 #: Weights of the robust z-scores: the best of a 0/0.5/1/2 grid on ceph test1 (points and
@@ -60,7 +60,11 @@ def heatmap_spread(heatmaps: np.ndarray, heatmap_to_image: np.ndarray,
     heatmaps: (K, h, w) non-negative (normalised here); heatmap_to_image: (2, 3).
     The square root of the trace of :func:`core.conformal.heatmap_covariance`; NaN for an empty map.
     """
-    cov = heatmap_covariance(heatmaps, heatmap_to_image)
+    return covariance_spread(heatmap_covariance(heatmaps, heatmap_to_image), spacing)
+
+
+def covariance_spread(cov: np.ndarray, spacing: tuple[float, float] | None = None) -> np.ndarray:
+    """(K,) RMS spread from (K, 2, 2) image px² covariances, px (mm with ``spacing``)."""
     s = np.ones(2) if spacing is None else np.asarray(spacing, dtype=np.float64)
     return np.sqrt(np.clip(cov[:, 0, 0] * s[0] ** 2 + cov[:, 1, 1] * s[1] ** 2, 0.0, None))
 
@@ -148,8 +152,8 @@ class ReviewQueue:
     """Images and landmarks of a project ordered by how much they need a person.
 
     Call :meth:`update` after predictions or landmark states change; it recomputes the
-    priors and the order (milliseconds) and reads a prediction's heatmaps only when that
-    prediction is new to the queue.
+    priors and the order (milliseconds). It reads no heatmaps or masks: the spread comes from
+    the heatmap covariance stored with each prediction (``Project.prediction_covariance``).
     """
 
     def __init__(self, weights: dict[str, float] | None = None, min_reference: int = MIN_REFERENCE) -> None:
@@ -211,11 +215,12 @@ class ReviewQueue:
         old = self._signals.get(image.id)
         if old is not None and old.key == key:
             return old
-        prediction = project.prediction(image.id)
+        # The small arrays and the stored heatmap covariance: no heatmaps or masks are read.
+        prediction = project.stored_prediction(image.id)
         sig = _Signals(
             key,
             1.0 - np.asarray(prediction.confidence, dtype=np.float64),
-            heatmap_spread(prediction.heatmaps, prediction.heatmap_to_image, image.spacing),
+            covariance_spread(project.prediction_covariance(image.id), image.spacing),
             stage_disagreement(prediction.soft_argmax, prediction.refined, prediction.points, image.spacing),
         )
         self._signals[image.id] = sig

@@ -24,7 +24,9 @@ L log entries)::
     /landmarks/original    (N, K, 2) float64   NaN = none
     /landmarks/confidence  (N, K) float64      NaN = none
     /predictions/id, model (code), created, points, soft_argmax, refined,
-                 confidence, heatmap_to_image, mask_classes (JSON)   one row per image
+                 confidence, heatmap_to_image, mask_classes (JSON),
+                 covariance (M, K, 2, 2) px² per heatmap, NaN = not computed yet
+                 (optional: files before 2026-11-23 lack it)           one row per image
     /predictions/heatmaps/<image id>   (K, h, w) float16 relative to attr peak (K,) float32,
                                        gzip, one chunk per landmark (predictions.encode_heatmaps)
     /predictions/masks/<image id>      (C, H, W) bool, gzip

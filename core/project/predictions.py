@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.conformal import heatmap_covariance
 from core.project.records import CachedPrediction
 
 __all__ = ["PredictionCache", "StoredPrediction", "decode_heatmaps", "encode_heatmaps"]
@@ -81,6 +82,10 @@ class StoredPrediction:
     heatmaps: np.ndarray | None = None
     masks: np.ndarray | None = None
     on_disk: bool = False
+    # (K, 2, 2) image px² covariance of each heatmap (core.conformal.heatmap_covariance): what the
+    # review queue needs from the heatmaps, kept small so that opening a project reads no heatmaps.
+    # None only for entries of files written before it was stored, until first computed.
+    covariance: np.ndarray | None = None
 
     @classmethod
     def from_prediction(cls, prediction, created: str, n_landmarks: int) -> StoredPrediction:
@@ -108,6 +113,7 @@ class StoredPrediction:
             if masks.ndim != 3 or masks.shape[0] != len(classes):
                 raise ValueError(f"prediction.masks has shape {masks.shape}, expected ({len(classes)}, H, W) "
                                  f"for mask classes {classes}")
+        decoded = decode_heatmaps(*encode_heatmaps(heatmaps))
         return cls(
             model_id=str(prediction.model_id),
             created=created,
@@ -118,8 +124,9 @@ class StoredPrediction:
             heatmap_to_image=arr("heatmap_to_image", (2, 3)),
             mask_classes=classes,
             has_masks=masks is not None,
-            heatmaps=_frozen(decode_heatmaps(*encode_heatmaps(heatmaps))),
+            heatmaps=_frozen(decoded),
             masks=masks,
+            covariance=_frozen(heatmap_covariance(decoded, arr("heatmap_to_image", (2, 3)))),
         )
 
     def to_cached(self) -> CachedPrediction:
@@ -175,6 +182,20 @@ class PredictionCache:
             self._loaded.move_to_end(image_id)
             self._evict()
         return entry.to_cached()
+
+    def covariance(self, image_id: str, load: Loader) -> np.ndarray | None:
+        """(K, 2, 2) heatmap covariance of an image's prediction without loading its heatmaps, or None.
+
+        Entries from files written before the covariance was stored compute it once (this
+        reads their heatmaps); the next save stores it.
+        """
+        entry = self.entries.get(image_id)
+        if entry is None:
+            return None
+        if entry.covariance is None:
+            heatmaps = entry.heatmaps if entry.heatmaps is not None else load(image_id)[0]
+            entry.covariance = _frozen(heatmap_covariance(heatmaps, entry.heatmap_to_image))
+        return entry.covariance
 
     def saved(self, written: set[str]) -> None:
         """The file now holds exactly the entries in ``written``; others could not be carried over."""

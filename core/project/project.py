@@ -23,6 +23,8 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 import core
 from core.atomic import atomic_write_bytes, temp_name_pattern
 from core.project.corrections import CorrectionLog
@@ -234,6 +236,21 @@ class Project:
         self.image(image_id)
         return self._predictions.get(
             image_id, lambda i: read_prediction_arrays(self.path, i, self._attrs["project_id"]))
+
+    def prediction_covariance(self, image_id: str) -> np.ndarray | None:
+        """(K, 2, 2) image px² covariance of each heatmap of an image's cached prediction, or None.
+
+        Kept with the prediction's small arrays, so views that rank images by heatmap spread
+        (the review queue) read no heatmaps or masks when a project opens.
+        """
+        self.image(image_id)
+        return self._predictions.covariance(
+            image_id, lambda i: read_prediction_arrays(self.path, i, self._attrs["project_id"]))
+
+    def stored_prediction(self, image_id: str) -> StoredPrediction | None:
+        """The small arrays of an image's cached prediction (heatmaps may be None), or None.
+        Read-only: a new prediction replaces it."""
+        return self._predictions.entries.get(image_id)
 
     def prediction_stamp(self, image_id: str) -> tuple[str, str] | None:
         """``(model_id, created)`` of an image's cached prediction, or None; reads no heatmaps.

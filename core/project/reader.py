@@ -128,6 +128,9 @@ def _read_predictions(g: h5py.Group, strings: StringTable, k: int) -> dict[str, 
                        "confidence": (m, k), "heatmap_to_image": (m, 2, 3)}.items():
         if cols[key].shape != shape:
             raise ValueError(f"predictions/{key} has shape {cols[key].shape}, expected {shape}")
+    covariance = g["covariance"][()] if "covariance" in g else None  # absent in files of before 2026-11-23
+    if covariance is not None and covariance.shape != (m, k, 2, 2):
+        raise ValueError(f"predictions/covariance has shape {covariance.shape}, expected {(m, k, 2, 2)}")
     heatmaps, masks = g["heatmaps"], g["masks"]
     out = {}
     for i, image_id in enumerate(ids):
@@ -144,6 +147,7 @@ def _read_predictions(g: h5py.Group, strings: StringTable, k: int) -> dict[str, 
             mask_classes=tuple(json.loads(_text(cols["mask_classes"][i]))),
             has_masks=image_id in masks,
             on_disk=True,
+            covariance=None if covariance is None or np.isnan(covariance[i]).all() else covariance[i],
         )
     return out
 

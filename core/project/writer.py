@@ -130,6 +130,9 @@ def _write_predictions(f: h5py.File, snap: Snapshot) -> set[str]:
         g.create_dataset(name, data=stack(name, (k, 2)))
     g.create_dataset("confidence", data=stack("confidence", (k,)))
     g.create_dataset("heatmap_to_image", data=stack("heatmap_to_image", (2, 3)))
+    nan = np.full((k, 2, 2), np.nan)  # not computed yet (an entry read from an older file): NaN
+    g.create_dataset("covariance", data=np.array([nan if r.covariance is None else r.covariance for r in rows],
+                                                 dtype=np.float64).reshape(m, k, 2, 2))
     g.create_dataset("mask_classes", data=np.array([json.dumps(list(r.mask_classes)) for r in rows], dtype=object),
                      dtype=_STR)
     return set(written)

@@ -166,3 +166,42 @@ def test_disagreement_between_stages_counts_when_weighted(project, tmp_path):
     assert first.landmarks[0].signals["disagreement"] == pytest.approx(12.0)
     # The shipped weights leave it out (the benchmark found nothing it adds to the confidence).
     assert ReviewQueue().update(project)[0].landmarks[0].reason == "nothing unusual"
+
+
+def test_queue_of_a_reopened_project_reads_no_heatmaps_or_masks(tmp_path, monkeypatch):
+    """Opening a project of hundreds of predicted images must not read every image's heatmaps and
+    masks on the GUI thread: the spread comes from the covariance stored with the prediction."""
+    import h5py
+
+    import core.project.project as project_module
+    from core.review import covariance_spread
+
+    path = tmp_path / "q.anatomark"
+    with Project.create(path, CHEST6, user="alice") as p:
+        ids = add_images(p, tmp_path, 4)
+        for n, image_id in enumerate(ids):
+            p.store_prediction(image_id, prediction(TEMPLATE + n, sigmas=1.0 + n))
+        expected = {i: heatmap_spread(p.prediction(i).heatmaps, p.prediction(i).heatmap_to_image) for i in ids}
+        p.save()
+
+    def refuse(*_args):
+        raise AssertionError("the review queue read heatmaps from the file")
+
+    with Project.open(path) as p:
+        monkeypatch.setattr(project_module, "read_prediction_arrays", refuse)
+        items = ReviewQueue(min_reference=99).update(p)
+        assert {it.image_id for it in items} == set(ids)
+        for image_id in ids:
+            spread = covariance_spread(p.prediction_covariance(image_id))
+            assert np.allclose(spread, expected[image_id], rtol=1e-3)
+        monkeypatch.undo()
+
+    # A file written before the covariance was stored: computed once from the heatmaps, then saved.
+    with h5py.File(path, "r+") as f:
+        del f["predictions/covariance"]
+    with Project.open(path) as p:
+        assert p.stored_prediction(ids[2]).covariance is None
+        assert np.allclose(covariance_spread(p.prediction_covariance(ids[2])), expected[ids[2]], rtol=1e-3)
+        p.save()
+    with Project.open(path) as p:
+        assert p.stored_prediction(ids[2]).covariance is not None and p.stored_prediction(ids[3]).covariance is None
