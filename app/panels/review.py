@@ -10,6 +10,8 @@ it goes on to the next one, so a person can skip. A landmark a person corrects o
 
 from __future__ import annotations
 
+import html
+
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -53,6 +55,10 @@ class ReviewPanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.tree.setColumnWidth(0, 150)
+        # The current row's reason in full: the Why column is elided in a narrow dock.
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.detail.setStyleSheet("padding: 4px 6px;")
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setStyleSheet(f"color: {MUTED}; padding: 4px 6px;")
@@ -60,6 +66,7 @@ class ReviewPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.tree, 1)
+        layout.addWidget(self.detail)
         layout.addWidget(self.summary)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -154,6 +161,13 @@ class ReviewPanel(QWidget):
         source = f"typical distances from {ref.source}" if ref is not None else "too few images for typical distances"
         return f"{len(items)} images, {n} landmarks to review (Q: next); {source}."
 
+    @staticmethod
+    def _detail(item: QTreeWidgetItem | None) -> str:
+        """"<image or landmark> — <the whole reason>" for the label under the tree."""
+        if item is None:
+            return ""
+        return f"<b>{html.escape(item.text(0))}</b> — {html.escape(item.toolTip(2))}"
+
     def _select(self, image_id: str, name: str | None) -> None:
         self.doc.select_image(image_id)
         if name is not None:
@@ -193,5 +207,7 @@ class ReviewPanel(QWidget):
             self.tree.setCurrentItem(target)
             if target is not None:
                 self.tree.scrollToItem(target)
+            self.detail.setText(self._detail(target))
+            self.detail.setVisible(target is not None)
         finally:
             self._syncing = False

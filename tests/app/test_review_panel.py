@@ -49,6 +49,8 @@ def test_queue_orders_images_jumps_with_q_and_drops_what_was_verified(make_windo
     assert (doc.current_image_id, doc.current_landmark) == (last, first.name)
     assert window.viewer.frame.selected == doc.project.schema.index(first.name)
     assert panel.tree.currentItem().data(0, Qt.ItemDataRole.UserRole + 1) == first.name
+    # The whole reason of the current row is spelled out under the tree (the column is elided).
+    assert not panel.detail.isHidden() and first.name in panel.detail.text() and first.reason in panel.detail.text()
     # Q again on a landmark left as it was skips to the next one.
     qtbot.keyClick(window, Qt.Key.Key_Q)
     assert (doc.current_image_id, doc.current_landmark) == (last, items[0].landmarks[1].name)
