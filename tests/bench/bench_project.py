@@ -11,7 +11,9 @@ prediction with heatmaps for every image, then prints median wall times of:
 - ``save`` after one ``set_point`` (the common autosave: heatmaps carried over from
   the previous file with a raw HDF5 copy, landmarks and log rewritten);
 - ``save`` of the same project without any cached predictions;
-- ``Project.open`` and the first ``prediction()`` of an image (lazy heatmap read).
+- ``Project.open`` and the first ``prediction()`` of an image (lazy heatmap read);
+- the review queue built right after opening, from the stored heatmap covariances, and from a
+  copy of the file without them (as written before 2026-11-23: every heatmap is read).
 
 With ``--model`` the heatmaps are a real model's output (needs torch) on the
 bundled chest DICOM, or for ``ceph19`` on an ISBI cephalogram from
@@ -22,15 +24,18 @@ ones. Target: an autosave well under 100 ms at 300 images.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
 from PIL import Image
 
 from core.project import Project
+from core.review import ReviewQueue
 
 
 class FakePrediction:
@@ -116,6 +121,12 @@ def main() -> None:
         reader = Project.open(path, read_only=True)
         load_ms = median_ms(lambda: Project.open(path, read_only=True).prediction(ids[7]), args.repeats) - open_ms
         reader.close()
+        queue_ms = median_ms(lambda: ReviewQueue().update(Project.open(path, read_only=True)), 5) - open_ms
+        legacy = folder / "legacy.anatomark"  # a file of before the covariance was stored
+        shutil.copy(path, legacy)
+        with h5py.File(legacy, "r+") as f:
+            del f["predictions/covariance"]
+        legacy_ms = median_ms(lambda: ReviewQueue().update(Project.open(legacy, read_only=True)), 3) - open_ms
     print(f"{args.images} images, schema {schema_name}, heatmaps {heatmaps.shape} from {model_id}; "
           f"file {size_mb:.1f} MB")
     print(f"  set_point (in memory)                    {set_point_us:8.1f} µs")
@@ -124,6 +135,8 @@ def main() -> None:
     print(f"  save after one correction (autosave)      {edit_ms:8.1f} ms")
     print(f"  open (read-only)                          {open_ms:8.1f} ms")
     print(f"  first prediction() of an image            {load_ms:8.1f} ms")
+    print(f"  review queue after open                   {queue_ms:8.1f} ms")
+    print(f"  review queue after open, pre-covariance file {legacy_ms:5.1f} ms  ({legacy_ms / max(queue_ms, 1e-3):.0f}x)")
 
 
 if __name__ == "__main__":
