@@ -115,6 +115,8 @@ def full_resolution_masks(seg_logits: torch.Tensor, exclusive: bool, size: tuple
     from core.models.segnet import mask_probabilities
 
     logits = torch.nn.functional.interpolate(seg_logits.float(), size=size, mode="bilinear", align_corners=False)
+    if not exclusive:  # sigmoid(z) > ½ exactly where z > 0: no sigmoid over millions of pixels
+        return (logits[0] > 0).cpu().numpy()
     return (mask_probabilities(logits, exclusive)[0] > 0.5).cpu().numpy()
 
 

@@ -98,3 +98,18 @@ def test_local_backbone_weights_load_and_wrong_ones_are_refused(tmp_path):
     assert torch.equal(target.features.denseblock2.denselayer2.conv2.weight, source.features.denseblock2.denselayer2.conv2.weight)
     with pytest.raises(ValueError, match="not DenseNet weights"):
         load_backbone_weights(DenseNetBackbone(1, 4, (1, 3, 1, 1), 8), tmp_path / "densenet.pth")
+
+
+def test_full_resolution_masks_threshold_the_probability_at_one_half():
+    """Sigmoid masks are cut at logit 0 (the same as probability ½) and softmax ones on the
+    probabilities; both at image size."""
+    from core.inference import full_resolution_masks
+    from core.models.segnet import mask_probabilities
+
+    gen = torch.Generator().manual_seed(0)
+    for exclusive, channels in ((False, 3), (True, 4)):
+        logits = torch.randn(1, channels, 8, 10, generator=gen) * 3
+        masks = full_resolution_masks(logits, exclusive, (32, 40))
+        up = torch.nn.functional.interpolate(logits, size=(32, 40), mode="bilinear", align_corners=False)
+        expected = (mask_probabilities(up, exclusive)[0] > 0.5).numpy()
+        assert masks.shape == (3, 32, 40) and masks.dtype == bool and (masks == expected).all()
