@@ -84,6 +84,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     summary = evaluate_predictor(predictor, dataset, progress)
     summary["split"] = args.split
+    if args.record_coverage:
+        from core.modelfile import record_coverage_check, resolve_model
+
+        if not summary.get("conformal"):
+            raise CliError(f"{args.model}: no uncertainty calibration to check; run anatomark calibrate first")
+        key = f"{Path(args.dataset).name}:{args.split or 'all'}"
+        images = f"images {args.skip + 1}–{args.skip + summary['n_images']}"
+        record_coverage_check(resolve_model(args.model), dict(summary["conformal"], data=f"{key} {images}"))
     if args.record:
         from core.modelfile import record_metrics, resolve_model
 
@@ -215,7 +223,8 @@ def _train_recipe(args: argparse.Namespace) -> int:
     patch_from = resolve_model(args.patch_from) if args.patch_from else None
     title = f"{recipe.name} trained with recipe {recipe.name}" + (f", patch stage reused from {patch_from.name}" if patch_from else "")
     try:
-        out = assemble_model(work, Path(args.out), recipe.name, title=title, evaluation=recipe.evaluation, inference=recipe.inference, patch_from=patch_from)
+        out = assemble_model(work, Path(args.out), recipe.name, version=args.model_version, parent_version=args.parent_version,
+                             title=title, evaluation=recipe.evaluation, inference=recipe.inference, patch_from=patch_from)
     except FileNotFoundError as exc:
         raise CliError(f"{work}: no trained global stage there ({Path(exc.filename).name} missing)") from exc
     if args.json:
@@ -246,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--json", action="store_true")
     e.add_argument("--record", action="store_true", help="store the result in the model card's metrics")
+    e.add_argument("--record-coverage", action="store_true",
+                   help="store the uncertainty regions' observed coverage in the card (evaluate images the calibration did not use, e.g. with --skip)")
     e.set_defaults(func=cmd_evaluate)
     t = sub.add_parser("train", help="train a model from a recipe on a dataset folder")
     t.add_argument("--recipe", required=True, help="chest6 or ceph19, optionally with suffixes: -plain (no GNN, no structural losses), -sc (spatial-configuration loss), -adaptive (learned heatmap σ and rotation), e.g. ceph19-plain-sc")
@@ -265,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto")
     t.add_argument("--patch-size", type=int, default=None, help="patch stage input size in fine-grid pixels (multiple of 8)")
     t.add_argument("--init-from", default=None, help="start from this stage checkpoint (.pt) instead of random weights")
+    t.add_argument("--model-version", default="1", help="version written in the model card (the model id is NAME@VERSION)")
+    t.add_argument("--parent-version", default=None, help="version of the model this one replaces, for the card")
     t.add_argument("--patch-from", default=None, metavar="MODEL", help="with --stage assemble: take the patch stage from this model file (same schema) instead of --work")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a training setting, e.g. --set jitter=14 --set lr=5e-4")
     t.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")

@@ -196,6 +196,18 @@ def republish(src: str | Path, out: str | Path, card: dict) -> Path:
     return target
 
 
+def record_coverage_check(path: str | Path, check: dict) -> None:
+    """Store the held-out coverage of the card's conformal regions as ``uncertainty.coverage_check``
+    (weights untouched). Refused for a card without a calibration."""
+    card = read_card(path)
+    uncertainty = dict(card.get("uncertainty") or {})
+    if "conformal" not in uncertainty:
+        raise ModelFileError(f"{card_path(path).name}: no conformal calibration to record a coverage check for")
+    uncertainty["coverage_check"] = check
+    card["uncertainty"] = uncertainty
+    atomic_write_text(card_path(path), json.dumps(card, indent=1) + "\n")
+
+
 def record_metrics(path: str | Path, key: str, summary: dict, headline: dict | None = None) -> None:
     """Store an evaluation summary in the model card under ``metrics[key]`` (atomic rewrite).
 

@@ -134,6 +134,14 @@ def test_cli_calibrate_writes_a_card_and_keeps_the_weights(model_path, dataset_d
     assert summary["n_images"] == 1 and summary["conformal"]["n_images"] == 1
     assert summary["conformal"]["nominal"] == pytest.approx(0.5) and summary["conformal"]["observed"] in {0, 1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1}
     assert summary["decoder"] == "soft_argmax"
+    # ... and recorded in the card, with the images it was measured on; the weights stay the same.
+    assert main(["evaluate", "--model", str(out), "--dataset", str(dataset_dir), "--skip", "3", "--record-coverage", "--json"]) == 0
+    check = read_card(out)["uncertainty"]["coverage_check"]
+    assert check["observed"] == summary["conformal"]["observed"] and check["data"].endswith(":all images 4–4")
+    capsys.readouterr()
+    load_model(out)
+    assert main(["evaluate", "--model", str(model_path), "--dataset", str(dataset_dir), "--record-coverage"]) == 2
+    assert "no uncertainty calibration" in capsys.readouterr().err
 
 
 def test_cli_calibrate_bad_input_is_one_line(model_path, dataset_dir, tmp_path, capsys):
