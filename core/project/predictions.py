@@ -24,6 +24,9 @@ __all__ = ["PredictionCache", "StoredPrediction", "decode_heatmaps", "encode_hea
 #: Entries whose heatmaps stay in memory once viewed (a 19-landmark model:
 #: ~1.5 MB each as float32); the rest are read again from the file on demand.
 MAX_LOADED = 32
+#: ... and at most this many bytes of them: a segmenting model's masks are stored at image size
+#: (five classes of a 2000² radiograph: 20 MB), so 32 of those would hold 600 MB.
+MAX_LOADED_BYTES = 256 * 2**20
 
 
 #: Heatmap values below this fraction of their landmark's peak are stored as 0.
@@ -142,6 +145,10 @@ class StoredPrediction:
 Loader = Callable[[str], tuple[np.ndarray, np.ndarray | None]]
 
 
+def _entry_bytes(entry: StoredPrediction) -> int:
+    return sum(a.nbytes for a in (entry.heatmaps, entry.masks) if a is not None)
+
+
 class PredictionCache:
     """Image id → :class:`StoredPrediction`, with a bounded set of loaded heatmaps.
 
@@ -149,11 +156,17 @@ class PredictionCache:
     (replaced by a new prediction, or their image removed).
     """
 
-    def __init__(self, entries: dict[str, StoredPrediction] | None = None, max_loaded: int = MAX_LOADED) -> None:
+    def __init__(self, entries: dict[str, StoredPrediction] | None = None, max_loaded: int | None = None,
+                 max_bytes: int | None = None) -> None:
         self.entries: dict[str, StoredPrediction] = dict(entries or {})
         self.stale: set[str] = set()
         self._loaded: OrderedDict[str, None] = OrderedDict()
-        self._max_loaded = max_loaded
+        self._max_loaded = MAX_LOADED if max_loaded is None else max_loaded
+        self._max_bytes = MAX_LOADED_BYTES if max_bytes is None else max_bytes
+
+    def loaded_bytes(self) -> int:
+        """Bytes of heatmaps and masks held for on-disk entries (the evictable ones)."""
+        return sum(_entry_bytes(self.entries[i]) for i in self._loaded if i in self.entries)
 
     def __contains__(self, image_id: str) -> bool:
         return image_id in self.entries
@@ -213,7 +226,9 @@ class PredictionCache:
         self._evict()
 
     def _evict(self) -> None:
-        while len(self._loaded) > self._max_loaded:
+        """Drop the least recently used arrays beyond the count or the byte budget; the most
+        recent entry stays whatever its size (it is the one being looked at)."""
+        while len(self._loaded) > self._max_loaded or (len(self._loaded) > 1 and self.loaded_bytes() > self._max_bytes):
             image_id, _ = self._loaded.popitem(last=False)
             entry = self.entries.get(image_id)
             if entry is not None and entry.on_disk:

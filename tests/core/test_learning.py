@@ -287,3 +287,27 @@ def test_headless_loop_on_real_cephalograms(shared_data, tmp_path):
         with pytest.raises(AdoptionRefused):
             adopt(project, worse.version, device="cpu")
         assert project.learning["current"] == "v1"
+
+
+def test_retraining_a_segmenting_parent_keeps_its_masks_and_refiner(tmp_path):
+    """The bundled chest model segments: a version retrained from it on landmark corrections is
+    still the segmentation-informed network with its GNN refiner, says so in its card, and still
+    draws masks (the segmentation decoder is kept, the encoder anchored to the parent by L2-SP)."""
+    parent = load_model(resolve_model("chest6"))
+    if getattr(parent.global_net.config, "kind", "unet") != "segnet":
+        pytest.skip("the bundled chest6 model does not segment")
+    path = tmp_path / "chest.anatomark"
+    with Project.create(path, "chest6") as project:
+        for n in range(3):
+            image = project.add_image(_image(tmp_path, n))
+            _correct_all(project, image.id, _points(n, k=6))
+        project.save()
+        result = retrain(project, RetrainSettings(epochs=1, device="cpu", stages=("global",), batch_size=1))
+    child = load_model(result.model_path)
+    assert result.parent == "v0" and child.card["architecture"]["family"] == "segnet-gnn-patch"
+    assert child.global_net.refiner is not None and child.patch_net is not None
+    from core.inference import Predictor
+
+    prediction = Predictor(result.model_path, "cpu").predict(_image(tmp_path, 9))
+    assert prediction.masks is not None and prediction.masks.shape == (5, *SIZE)
+    assert prediction.mask_classes == tuple(parent.global_net.config.mask_classes)

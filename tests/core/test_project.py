@@ -417,6 +417,27 @@ def test_heatmaps_survive_saves_without_being_loaded(tmp_path, chest_png, monkey
         np.testing.assert_array_equal(again.heatmaps, replaced.heatmaps)
 
 
+def test_viewed_masks_are_kept_within_a_byte_budget(tmp_path, chest_png, monkeypatch):
+    """Masks of a segmenting model are image-sized: what stays in memory after viewing is bounded
+    in bytes, not only in count; the image being looked at stays loaded whatever its size."""
+    path = tmp_path / "study.anatomark"
+    with Project.create(path, CHEST6) as p:
+        images = [p.add_image(chest_png), p.add_image(DICOM)]
+        for i, im in enumerate(images):
+            p.store_prediction(im.id, make_prediction(im, seed=i, masks=True))
+        p.save()
+    one = max(im.size[0] * im.size[1] for im in images) * 2  # bytes of one image's two masks, about
+    monkeypatch.setattr(prediction_cache, "MAX_LOADED_BYTES", one)
+    with Project.open(path) as p:
+        cache = p._predictions
+        assert cache.loaded_bytes() == 0
+        first = p.prediction(images[0].id).masks.copy()
+        p.prediction(images[1].id)
+        assert cache.entries[images[0].id].masks is None and cache.entries[images[1].id].masks is not None
+        assert 0 < cache.loaded_bytes() <= one + 10**6
+        np.testing.assert_array_equal(p.prediction(images[0].id).masks, first)  # read again from the file
+
+
 def test_a_damaged_prediction_cache_never_blocks_saving_corrections(tmp_path):
     path = tmp_path / "study.anatomark"
     with Project.create(path, CHEST6) as p:
