@@ -1,5 +1,5 @@
 """The Train panel: where to start from, device (with why), epochs and time budget, progress
-with ETA, live training-loss and validation-MRE curves, cancel.
+with ETA, live training-loss and training-image-MRE curves, cancel.
 
 It only shows and asks; the window starts and cancels the run (``app.training.TrainingRun``)
 and the panel follows the run's signals. Everything else in the window stays usable.
@@ -121,10 +121,12 @@ class TrainPanel(QWidget):
         status_row.addWidget(self.eta)
 
         self.loss_plot = _plot("Training loss", "loss")
-        self.mre_plot = _plot("Validation MRE", "px")
+        # Fine-tuning picks its best epoch on the training images themselves (the locked validation
+        # images are kept for the before/after verdict), so the curve says what it measures.
+        self.mre_plot = _plot("Error on the training images (MRE)", "px")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen(LOSS_COLOUR, width=2), name="train loss")
         self.mre_curve = self.mre_plot.plot([], [], pen=pg.mkPen(ACCENT, width=2), symbol="o", symbolSize=4,
-                                            symbolBrush=ACCENT, symbolPen=None, name="val MRE")
+                                            symbolBrush=ACCENT, symbolPen=None, name="training-image MRE")
         self.best_curve = self.mre_plot.plot([], [], pen=pg.mkPen(BEST_COLOUR, width=1, style=Qt.PenStyle.DashLine), name="best")
 
         layout = QVBoxLayout(self)
@@ -239,7 +241,7 @@ class TrainPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(round(1000 * min(1.0, fraction)))
         self.progress.setFormat(f"{stage} {100 * fraction:.0f} %".strip())
-        mre = f" · val MRE {event['val_mre_px']:.2f} px" if _finite(event.get("val_mre_px")) else ""
+        mre = f" · training-image MRE {event['val_mre_px']:.2f} px" if _finite(event.get("val_mre_px")) else ""
         self.status.setText(f"{stage} stage · epoch {epoch}/{epochs}{mre}".strip())
         wall = time.monotonic() - self._started_at if self._started_at is not None else 0.0
         total = max(wall, elapsed) if _finite(elapsed) else wall

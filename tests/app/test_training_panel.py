@@ -92,6 +92,8 @@ def test_train_while_editing_then_cancel(make_window, qtbot, jsrt_png, tmp_path,
     xs, ys = panel.loss_curve.getData()
     assert len(xs) == len(panel.steps) >= 3 and ys[-1] < ys[0]
     assert len(panel.mre_curve.getData()[0]) == len(panel.steps)
+    # The curve is the error on the training images (the locked validation images are for the verdict).
+    assert "training images" in panel.mre_plot.getPlotItem().titleLabel.text
     assert panel.progress.value() > 0 and "ETA" in panel.eta.text()
     assert training.is_running(), "the fake run takes 8 s: still going"
     edits = {n: doc.record(image_id, n) for n in ("R_apex", "L_apex")}
