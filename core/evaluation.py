@@ -84,7 +84,7 @@ def evaluate_predictor(
         }
     if covs:
         summary["conformal"] = coverage(predictor, Collected(final, gt, np.stack(covs), None))
-    summary["decoder"] = predictor.patch_decoder
+    summary["decoder"] = predictor.final_decoder
     if dices:  # mean Dice per class over the images that have a mask file
         summary["dice"] = {name: float(np.mean([d[name] for d in dices])) for name in dices[0]}
     summary["model"] = predictor.model_id

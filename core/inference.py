@@ -138,11 +138,26 @@ class Predictor:
         self.patch_decoder: str = decoder or inference.get("decoder") or inference.get("patch_decoder", "soft_argmax")
         if self.patch_decoder not in DECODERS:
             raise ValueError(f"unknown decoder {self.patch_decoder!r}; choose one of {', '.join(DECODERS)}")
+        # Regression heatmaps (spatial-configuration, adaptive targets) peak at ~1 over a flat
+        # background: a global soft-argmax drifts towards the centre, so their recipes name the
+        # decoder of their papers for the global heatmaps. ``decoder`` (the override) wins for a
+        # model whose global heatmaps are its final ones.
+        global_decoder = inference.get("global_decoder")
+        if self.model.patch_net is None and (decoder or not global_decoder):
+            global_decoder = self.patch_decoder
+        self.global_decoder: str = global_decoder or "soft_argmax"
+        if self.global_decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {self.global_decoder!r}; choose one of {', '.join(DECODERS)}")
         self.conformal = ConformalCalibration.from_card(self.model.card, tuple(self.model.schema.landmarks))
         self.confidence_radius: float = float(inference.get("confidence_radius", 3.0))
         # Re-centring the patch on its own answer removes most of the global
         # stage's offset; the card says how many passes the model was tuned for.
         self.patch_iterations: int = int(inference.get("patch_iterations", 1))
+
+    @property
+    def final_decoder(self) -> str:
+        """The decoder that makes the final points: the patch stage's, else the global heatmaps'."""
+        return self.patch_decoder if self.model.patch_net is not None else self.global_decoder
 
     @property
     def schema(self):
@@ -169,8 +184,8 @@ class Predictor:
         masks = full_resolution_masks(out["seg_logits"], net.config.exclusive, size) if "seg_logits" in out else None
         t_global = time.perf_counter()
         points = refined
-        if self.model.patch_net is None and getattr(net, "refiner", None) is None and self.patch_decoder != "soft_argmax":
-            points = from_scaled(decode(out["logits"], self.patch_decoder, net.config.temperature)[0].cpu().numpy(), size, input_size)
+        if getattr(net, "refiner", None) is None and self.global_decoder != "soft_argmax":
+            points = from_scaled(decode(out["logits"], self.global_decoder, net.config.temperature)[0].cpu().numpy(), size, input_size)
         if self.model.patch_net is not None:
             fine = self.fine_image(pixels)
             for _ in range(self.patch_iterations):
@@ -202,7 +217,7 @@ class Predictor:
             region_px=region_px,
             coverage=self.conformal.coverage if self.conformal is not None else None,
             region_mm=region_mm,
-            decoder=self.patch_decoder,
+            decoder=self.final_decoder,
             timings_ms={
                 "load": (t_load - t0) * 1e3,
                 "global": (t_global - t_load) * 1e3,

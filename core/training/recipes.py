@@ -56,12 +56,14 @@ class Recipe:
         GNN refiner (when the recipe has one) still learns from its own L1.
         """
         train = replace(self.global_train, loss="sc", sc_gamma=1e-4, sc_beta=10.0, w_soft_l1=0.0)
-        return replace(self, name=f"{self.name}-sc", heatmap="laplace", temperature=0.05, global_train=train)
+        inference = dict(self.inference, global_decoder="blob")  # the paper's: threshold 0.95, largest blob
+        return replace(self, name=f"{self.name}-sc", heatmap="laplace", temperature=0.05, global_train=train, inference=inference)
 
     def adaptive(self) -> "Recipe":
         """DESIGN.md 2.5: adaptive Gaussian targets (learned σ and rotation), ‖H − g‖² + α Σσ1σ2 (α 5)."""
         train = replace(self.global_train, loss="l2", sigma_alpha=5.0)
-        return replace(self, name=f"{self.name}-adaptive", heatmap="adaptive", temperature=0.05, global_train=train)
+        inference = dict(self.inference, global_decoder="local_soft_argmax")  # landmarker's, DESIGN.md 2.5
+        return replace(self, name=f"{self.name}-adaptive", heatmap="adaptive", temperature=0.05, global_train=train, inference=inference)
 
     def segmentation_informed(self, classes: list[str] | None = None, vis_target: str = "present") -> "Recipe":
         """DESIGN.md 2.3: heatmap + segmentation decoders on a shared encoder; KL, Dice + CE and

@@ -167,3 +167,24 @@ def test_card_decoder_is_the_default_and_the_override_wins(adaptive_model, tmp_p
     out = republish(adaptive_model, tmp_path / "blob.pt", card)
     assert Predictor(out, "cpu").patch_decoder == "blob"
     assert Predictor(out, "cpu", decoder="argmax").patch_decoder == "argmax"
+
+
+def test_regression_heatmaps_are_decoded_as_their_papers_do(adaptive_model, dataset_dir, tmp_path):
+    """Adaptive and spatial-configuration maps peak at ~1 over a flat background, where a global
+    soft-argmax drifts to the image centre: their recipes name a decoder for the global heatmaps
+    (landmarker's local soft-argmax; the SC paper's largest blob), the patch stage keeps its own,
+    and --decoder still wins for a model whose global heatmaps are its final ones."""
+    assert _tiny(Recipe.adaptive).inference["global_decoder"] == "local_soft_argmax"
+    assert _tiny(Recipe.spatial_configuration).inference["global_decoder"] == "blob"
+    assert "global_decoder" not in _tiny(None).inference
+    two_stage = Predictor(adaptive_model, "cpu")
+    assert (two_stage.global_decoder, two_stage.final_decoder) == ("local_soft_argmax", "soft_argmax")
+    plain = _tiny(lambda r: r.ablation().adaptive())  # the experiment's "adaptive": no refiner, no patch stage
+    work = tmp_path / "work"
+    train_stage(plain, "global", dataset_dir, work, device_preference="cpu")
+    global_only = assemble_model(work, tmp_path / "global-only.pt", "tiny", inference=plain.inference, with_patch=False)
+    image = dataset_dir / "images" / "img03.png"
+    default = Predictor(global_only, "cpu").predict(image)
+    assert default.decoder == "local_soft_argmax" and not np.allclose(default.points, default.soft_argmax)
+    override = Predictor(global_only, "cpu", decoder="soft_argmax").predict(image)
+    assert override.decoder == "soft_argmax" and np.allclose(override.points, override.soft_argmax)

@@ -40,6 +40,21 @@ def test_chest_model_on_held_out_radiographs(chest_predictor: Predictor, shared_
     assert float(np.mean(errors)) < 20.0  # px in the 1024² images; the full val MRE is in the model card
 
 
+def test_chest_model_draws_lungs_and_heart(chest_predictor: Predictor, shared_data) -> None:
+    """The bundled chest model segments: lung and heart masks at image size that overlap the
+    experts' outlines (the full-split Dice is in the model card)."""
+    from core.training.masks import prediction_dice
+
+    dataset = load_dataset(shared_data / "chest_jsrt", "val")
+    dice = []
+    for sample in dataset.samples[:3]:
+        prediction = chest_predictor.predict(sample.image_path)
+        assert prediction.masks is not None and prediction.masks.shape[1:] == prediction.image_size
+        dice.append(prediction_dice(prediction.masks, prediction.mask_classes, sample.mask_path, chest_predictor.schema))
+    for name, floor in (("right_lung", 0.9), ("left_lung", 0.9), ("heart", 0.85)):
+        assert float(np.mean([d[name] for d in dice])) > floor, name
+
+
 def test_ceph_model_on_held_out_cephalograms(shared_data) -> None:
     predictor = Predictor("ceph19", "cpu")
     dataset = load_dataset(shared_data / "ceph_isbi2015", "test1")
