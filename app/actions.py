@@ -169,6 +169,9 @@ def build_menus(w, a: Actions) -> None:
     model.addActions([a.predict, a.predict_all, a.cancel])
     model.addSeparator()
     model.addActions([a.train, a.cancel_training, a.versions])
+    w.bundled_menu = model.addMenu("Use &Bundled Model")
+    w.bundled_menu.setToolTipsVisible(True)
+    w.bundled_menu.aboutToShow.connect(lambda: w.training.fill_bundled_menu(w.bundled_menu))
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(a.about)
 

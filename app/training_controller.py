@@ -159,6 +159,70 @@ class TrainingController(QObject):
         self._refresh_versions()
         return True
 
+    # -- another bundled model -----------------------------------------------------------
+
+    def bundled_models(self) -> list[dict]:
+        """Cards of the installed models for the open project's schema (e.g. chest6, chest6-seg)."""
+        from core.modelfile import list_models
+
+        if self.doc.project is None:
+            return []
+        schema = self.doc.project.schema.name
+        return [c for c in list_models() if "error" not in c and c.get("schema", {}).get("name") == schema]
+
+    def fill_bundled_menu(self, menu) -> None:
+        """Model ▸ Use Bundled Model: one checkable entry per model of the schema, the one in use checked."""
+        menu.clear()
+        cards = self.bundled_models()
+        if not cards:
+            menu.addAction("No other model for this schema").setEnabled(False)
+            return
+        in_use = self._model_in_use()
+        for card in cards:
+            segments = " · draws masks" if (card.get("architecture", {}).get("global") or {}).get("mask_classes") else ""
+            action = menu.addAction(f"{card['name']} — {card.get('architecture', {}).get('family', '')}{segments}")
+            action.setToolTip(card.get("title", ""))
+            action.setCheckable(True)
+            action.setChecked(card["name"] == in_use)
+            action.setEnabled(self.doc.is_editable())
+            action.triggered.connect(lambda _checked=False, name=card["name"]: self.use_bundled(name))
+
+    def _model_in_use(self) -> str | None:
+        """Name of the installed model the project predicts with (None for a retrained version)."""
+        from core.modelfile import read_card
+
+        if self.doc.project is None:
+            return None
+        if not self.model_path:
+            return self.doc.project.schema.name
+        try:
+            card = read_card(self.model_path)
+        except Exception:
+            return None
+        imported = (card.get("imported_from") or {}).get("model", "")
+        if imported:
+            return imported.split("@")[0]
+        from core.resources import models_dir
+
+        # v0 is the installed file itself; a retrained version (same name, a project folder) is none of them.
+        return card.get("name") if Path(self.model_path).resolve().parent == models_dir().resolve() else None
+
+    def use_bundled(self, name: str) -> bool:
+        """Predict with another installed model of the schema: it becomes a project version (the
+        schema's own bundled model is ``v0``) and is adopted like a restored version, so the Versions
+        dialog can go back; every image is predicted again."""
+        from core.learning import ModelRegistry
+
+        doc = self.doc
+        if doc.project is None or not doc.require_editable():
+            return False
+        try:
+            version = "v0" if name == doc.project.schema.name else ModelRegistry(doc.project.path, doc.project.schema.name).import_model(name)
+        except Exception as exc:
+            self.window.show_error(f"Cannot use {name}: {' '.join(str(exc).split())}")
+            return False
+        return self.adopt(version, force=True)
+
     def _named(self, entry):
         """A worse image's entry with its file name (the engine reports image ids)."""
         if isinstance(entry, dict) and "name" not in entry and self.doc.project is not None:

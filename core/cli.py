@@ -221,9 +221,13 @@ def _train_recipe(args: argparse.Namespace) -> int:
     from core.modelfile import resolve_model
 
     patch_from = resolve_model(args.patch_from) if args.patch_from else None
-    title = f"{recipe.name} trained with recipe {recipe.name}" + (f", patch stage reused from {patch_from.name}" if patch_from else "")
+    try:  # the recipe (or experiment configuration) that trained the global stage in ``work``
+        trained_by = json.loads((work / "global.json").read_text(encoding="utf-8")).get("recipe") or recipe.name
+    except (OSError, ValueError):
+        trained_by = recipe.name
+    title = f"{args.name or recipe.name} trained with recipe {trained_by}" + (f", patch stage reused from {patch_from.name}" if patch_from else "")
     try:
-        out = assemble_model(work, Path(args.out), recipe.name, version=args.model_version, parent_version=args.parent_version,
+        out = assemble_model(work, Path(args.out), args.name or recipe.name, version=args.model_version, parent_version=args.parent_version,
                              title=title, evaluation=recipe.evaluation, inference=recipe.inference, patch_from=patch_from)
     except FileNotFoundError as exc:
         raise CliError(f"{work}: no trained global stage there ({Path(exc.filename).name} missing)") from exc
@@ -276,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto")
     t.add_argument("--patch-size", type=int, default=None, help="patch stage input size in fine-grid pixels (multiple of 8)")
     t.add_argument("--init-from", default=None, help="start from this stage checkpoint (.pt) instead of random weights")
+    t.add_argument("--name", default=None, help="model name written in the card (default: the recipe's)")
     t.add_argument("--model-version", default="1", help="version written in the model card (the model id is NAME@VERSION)")
     t.add_argument("--parent-version", default=None, help="version of the model this one replaces, for the card")
     t.add_argument("--patch-from", default=None, metavar="MODEL", help="with --stage assemble: take the patch stage from this model file (same schema) instead of --work")

@@ -8,7 +8,7 @@
                     [--device auto|cpu|cuda|mps] [--stage all|global|patch] [--set KEY=VALUE] [--json]
     torchrun --nproc_per_node N -m core.cli train --project P …   (DistributedDataParallel)
     anatomark models --project P [--json]
-    anatomark adopt --project P VERSION [--force]
+    anatomark adopt --project P VERSION|--model NAME [--force]
 
 ``core.cli.main`` sends ``project``, ``adopt`` and ``predict``/``train``/``models``
 with ``--project`` here. Expected failures: one line on stderr, exit status 2.
@@ -204,8 +204,15 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_adopt(args: argparse.Namespace) -> int:
     from core.learning import adopt
 
+    if bool(args.version) == bool(args.model):
+        raise ValueError("adopt needs a VERSION or --model NAME (a bundled model or model file of the project's schema)")
     with _open(args.project) as project:
-        result = adopt(project, args.version, force=args.force, device=args.device)
+        version = args.version
+        if args.model:
+            from core.learning import ModelRegistry
+
+            version = ModelRegistry(project.path, project.schema.name).import_model(args.model)
+        result = adopt(project, version, force=args.force, device=args.device)
     if args.json:
         _print_json(result)
         return 0
@@ -267,7 +274,8 @@ def build_parser(command: str) -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_models)
     d = sub.add_parser("adopt")
     d.add_argument("--project", required=True)
-    d.add_argument("version")
+    d.add_argument("version", nargs="?", help="a version of the project (v0, v1…)")
+    d.add_argument("--model", default=None, help="use another model instead: a bundled name (e.g. chest6-seg) or a .pt file; it becomes a new version")
     d.add_argument("--force", action="store_true", help="adopt even when worse (restore an earlier version)")
     d.add_argument("--device", default="cpu")
     d.add_argument("--json", action="store_true",

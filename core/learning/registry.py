@@ -83,6 +83,27 @@ class ModelRegistry:
         numbers = [int(v[1:]) for v in self.versions()]
         return f"v{max(numbers, default=0) + 1}"
 
+    def import_model(self, name_or_path: str | os.PathLike[str]) -> str:
+        """Make another model of this schema (a second bundled model, say) a version of the project.
+
+        Published as a copy like any trained version, so choosing it, rolling it back and the
+        re-prediction after adoption work as for those. A model imported before (same weights)
+        gives its existing version instead of a duplicate.
+        """
+        from core.modelfile import combined_state_dict, load_model
+
+        path = resolve_model(os.fspath(name_or_path))
+        loaded = load_model(path)
+        if loaded.schema.name != self.schema:
+            raise RegistryError(f"{loaded.model_id} is a model for {loaded.schema.name!r}, not for this project's {self.schema!r}")
+        sha = loaded.card["weights_sha256"]
+        for version in self.versions():
+            if version != BUNDLED and (self.card(version).get("imported_from") or {}).get("weights_sha256") == sha:
+                return version
+        card = {k: v for k, v in loaded.card.items() if k not in ("weights_sha256", "format_version")}
+        card.update(imported_from={"model": loaded.model_id, "weights_sha256": sha}, parent_version=None)
+        return self.publish(combined_state_dict(loaded.global_net, loaded.patch_net), card)[0]
+
     def publish(self, state_dict: dict[str, torch.Tensor], card: dict,
                 before_commit: Callable[[str, Path], None] | None = None) -> tuple[str, Path]:
         """Write a new version atomically; returns (version, model path). ``card['version']`` is set here.

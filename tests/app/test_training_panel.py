@@ -234,3 +234,30 @@ def test_diverged_run_says_so_and_that_nothing_changed(make_window, qtbot, jsrt_
     assert "diverged at epoch 2" in shown[0] and "Nothing was published" in shown[0] and "lower learning rate" in shown[0]
     assert window.model_name() == model_before and training.report is None
     assert panel.start_button.isEnabled()
+
+
+def test_model_menu_switches_to_the_segmenting_bundled_model_and_back(make_window, qtbot, jsrt_png, wait_for_predictions):
+    """Model ▸ Use Bundled Model lists the installed models of the schema; choosing chest6-seg
+    predicts every image again with it (masks appear, the Mask layer is enabled), and choosing
+    chest6 goes back to v0."""
+    window = _png_window(make_window, qtbot, jsrt_png, wait_for_predictions)
+    doc, training = window.doc, window.training
+    image_id = doc.current_image_id
+    assert doc.project.prediction(image_id).masks is None
+    window.bundled_menu.aboutToShow.emit()
+    entries = {a.text().split(" — ")[0]: a for a in window.bundled_menu.actions()}
+    assert {"chest6", "chest6-seg"} <= set(entries) and entries["chest6"].isChecked()
+    assert "draws masks" in entries["chest6-seg"].text() and not entries["chest6-seg"].isChecked()
+    entries["chest6-seg"].trigger()
+    wait_for_predictions(qtbot, window)
+    prediction = doc.project.prediction(image_id)
+    assert prediction.masks is not None and prediction.model_id == "chest6-seg@v1"  # the project's version v1
+    assert window.layers_panel.checks["masks"].isEnabled()
+    window.bundled_menu.aboutToShow.emit()
+    entries = {a.text().split(" — ")[0]: a for a in window.bundled_menu.actions()}
+    assert entries["chest6-seg"].isChecked() and not entries["chest6"].isChecked()
+    entries["chest6"].trigger()
+    wait_for_predictions(qtbot, window)
+    assert doc.project.prediction(image_id).masks is None and Path(training.model_path).name == "chest6.pt"
+    window.bundled_menu.aboutToShow.emit()
+    assert [a.text().split(" — ")[0] for a in window.bundled_menu.actions() if a.isChecked()] == ["chest6"]

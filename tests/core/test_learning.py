@@ -290,24 +290,50 @@ def test_headless_loop_on_real_cephalograms(shared_data, tmp_path):
 
 
 def test_retraining_a_segmenting_parent_keeps_its_masks_and_refiner(tmp_path):
-    """The bundled chest model segments: a version retrained from it on landmark corrections is
+    """The segmenting bundled chest model: a version retrained from it on landmark corrections is
     still the segmentation-informed network with its GNN refiner, says so in its card, and still
     draws masks (the segmentation decoder is kept, the encoder anchored to the parent by L2-SP)."""
-    parent = load_model(resolve_model("chest6"))
-    if getattr(parent.global_net.config, "kind", "unet") != "segnet":
-        pytest.skip("the bundled chest6 model does not segment")
+    if "chest6-seg" not in {p.stem for p in resolve_model("chest6").parent.glob("*.pt")}:
+        pytest.skip("the segmenting bundled chest model is not installed")
+    parent = load_model(resolve_model("chest6-seg"))
     path = tmp_path / "chest.anatomark"
     with Project.create(path, "chest6") as project:
         for n in range(3):
             image = project.add_image(_image(tmp_path, n))
             _correct_all(project, image.id, _points(n, k=6))
         project.save()
-        result = retrain(project, RetrainSettings(epochs=1, device="cpu", stages=("global",), batch_size=1))
+        start = ModelRegistry(path, "chest6").import_model("chest6-seg")
+        result = retrain(project, RetrainSettings(start=start, epochs=1, device="cpu", stages=("global",), batch_size=1))
     child = load_model(result.model_path)
-    assert result.parent == "v0" and child.card["architecture"]["family"] == "segnet-gnn-patch"
+    assert result.parent == start and child.card["architecture"]["family"] == "segnet-gnn-patch"
     assert child.global_net.refiner is not None and child.patch_net is not None
     from core.inference import Predictor
 
     prediction = Predictor(result.model_path, "cpu").predict(_image(tmp_path, 9))
     assert prediction.masks is not None and prediction.masks.shape == (5, *SIZE)
     assert prediction.mask_classes == tuple(parent.global_net.config.mask_classes)
+
+
+def test_another_bundled_model_becomes_a_version_once(tmp_path, capsys):
+    """`adopt --model NAME` publishes another model of the schema as a project version (once: the
+    same weights again give the same version) and adopts it; a model of another schema is refused."""
+    if "chest6-seg" not in {p.stem for p in resolve_model("chest6").parent.glob("*.pt")}:
+        pytest.skip("the second bundled chest model is not installed")
+    path = tmp_path / "chest.anatomark"
+    with Project.create(path, "chest6") as project:
+        project.add_image(_image(tmp_path, 0))
+        project.save()
+    code, out, err = _cli(capsys, "adopt", "--project", str(path), "--model", "chest6-seg", "--force", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["version"] == "v1" and result["previous"] == "v0" and result["repredicted"] == 1
+    registry = ModelRegistry(path, "chest6")
+    card = registry.card("v1")
+    assert card["imported_from"]["model"] == "chest6-seg@1" and card["architecture"]["family"] == "segnet-gnn-patch"
+    assert registry.import_model("chest6-seg") == "v1" and registry.versions() == ["v0", "v1"]
+    with Project.open(path) as project:
+        assert project.prediction(project.images[0].id).masks is not None  # predicted again, with masks
+    code, _, err = _cli(capsys, "adopt", "--project", str(path), "--model", "ceph19")
+    assert code == 2 and "not for this project's 'chest6'" in err
+    code, _, err = _cli(capsys, "adopt", "--project", str(path))
+    assert code == 2 and "VERSION or --model" in err

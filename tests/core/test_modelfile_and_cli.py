@@ -205,13 +205,13 @@ def test_assemble_reuses_the_patch_stage_of_another_model(model_path, tmp_path, 
     for name in ("global.pt", "global.json"):
         shutil.copy(model_path.parent / "work" / name, work / name)
     out = tmp_path / "reused.pt"
-    assert main(["train", "--recipe", "chest6", "--stage", "assemble", "--work", str(work), "--patch-from", str(model_path), "--out", str(out), "--model-version", "2", "--parent-version", "1"]) == 0
+    assert main(["train", "--recipe", "chest6", "--stage", "assemble", "--work", str(work), "--patch-from", str(model_path), "--out", str(out), "--model-version", "2", "--parent-version", "1", "--name", "chest6-seg"]) == 0
     reused, donor = load_model(out), load_model(model_path)
     for key, value in donor.patch_net.state_dict().items():
         assert torch.equal(reused.patch_net.state_dict()[key], value)
     card = read_card(out)
     assert card["architecture"]["family"].endswith("-patch") and "reused from" in card["title"]
-    assert (card["version"], card["parent_version"]) == ("2", "1") and reused.model_id == "chest6@2"
+    assert (card["version"], card["parent_version"]) == ("2", "1") and reused.model_id == "chest6-seg@2"
     assert card["training"]["patch"]["reused_from"] == {"model": donor.model_id, "weights_sha256": donor.card["weights_sha256"]}
 
 
