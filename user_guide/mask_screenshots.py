@@ -1,11 +1,13 @@
 """Screenshot of the segmentation-mask layer, from the real app (run under a real X server).
 
-    xvfb-run -s "-screen 0 1600x1000x24" python3 user_guide/mask_screenshots.py MODEL.pt IMAGE [OUT.png]
+    xvfb-run -s "-screen 0 1600x1000x24" python3 user_guide/mask_screenshots.py MODEL IMAGE [OUT.png]
 
 Opens IMAGE in a fresh project (predicted by the bundled model, as on any start), switches
-the prediction model to MODEL (a segmenting model, e.g. one made by ``anatomark experiment
---config segnet``), predicts again, hides the clavicles with their box in the Layers panel
-hides the heatmaps and grabs the window (SHOT_HIDE: the comma-separated classes to hide). Default OUT: ``user_guide/images/segmentation_masks.png``.
+to MODEL as a user does (Model ▸ Use Bundled Model for a bundled name such as ``chest6-seg``;
+a .pt path, e.g. one made by ``anatomark experiment --config segnet``, is used directly),
+which predicts again, hides the clavicles with their box in the Layers panel, hides the
+heatmaps and grabs the window (SHOT_HIDE: the comma-separated classes to hide). Default OUT:
+``user_guide/images/segmentation_masks.png``.
 """
 
 from __future__ import annotations
@@ -22,15 +24,18 @@ OUT = Path(__file__).resolve().parent / "images" / "segmentation_masks.png"
 
 
 def main(argv: list[str]) -> int:
-    model, image = Path(argv[0]).resolve(), Path(argv[1]).resolve()
+    model, image = argv[0], Path(argv[1]).resolve()
     out = Path(argv[2]) if len(argv) > 2 else OUT
     os.environ["ANATOMARK_HOME"] = tempfile.mkdtemp(prefix="anatomark-shots-")
     app, window = open_window()
     window.open_images([image])
     while window.jobs.is_running():
         wait(app, 0.05)
-    window.training.model_path = str(model)  # as adopting a trained model does
-    window.predict_current()
+    if model.endswith(".pt"):
+        window.training.model_path = str(Path(model).resolve())  # as adopting a trained model does
+        window.predict_current()
+    else:
+        window.training.use_bundled(model)  # Model ▸ Use Bundled Model ▸ MODEL
     wait(app, 0.2)
     while window.jobs.is_running():
         wait(app, 0.05)

@@ -168,7 +168,7 @@ def retrain(
     if parent is not None:
         loaded = load_model(registry.path(parent), "cpu", expected_schema=project.schema)
         global_net, patch_net = loaded.global_net, loaded.patch_net
-        card = {k: v for k, v in loaded.card.items() if k not in ("metrics", "training", "weights_sha256", "format_version")}
+        card = {k: v for k, v in loaded.card.items() if k not in ("metrics", "training", "weights_sha256", "format_version", "imported_from")}
     else:
         torch.manual_seed(settings.seed)
         adjacency = project.schema.normalized_adjacency().tolist()

@@ -251,7 +251,8 @@ def test_model_menu_switches_to_the_segmenting_bundled_model_and_back(make_windo
     entries["chest6-seg"].trigger()
     wait_for_predictions(qtbot, window)
     prediction = doc.project.prediction(image_id)
-    assert prediction.masks is not None and prediction.model_id == "chest6-seg@v1"  # the project's version v1
+    assert prediction.masks is not None and prediction.model_id == "chest6-seg@1"  # the installed model's id
+    assert window.layers_panel.checks["uncertainty"].isEnabled(), "its calibration comes along"
     assert window.layers_panel.checks["masks"].isEnabled()
     window.bundled_menu.aboutToShow.emit()
     entries = {a.text().split(" — ")[0]: a for a in window.bundled_menu.actions()}
