@@ -24,7 +24,7 @@ from core.inference import Predictor
 from core.resources import shared_data_dir
 from core.training.datasets import load_dataset
 
-LAYOUTS = {"ceph19": ("ceph_isbi2015", "test1"), "chest6": ("chest_jsrt", "val")}
+LAYOUTS = {"ceph19": ("ceph_isbi2015", "test1"), "chest6": ("chest_jsrt", "val"), "chest6-seg": ("chest_jsrt", "val")}
 
 
 def _coverage(points, truth, cov, cal_idx, test_idx, alpha) -> float:
