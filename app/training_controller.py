@@ -168,7 +168,8 @@ class TrainingController(QObject):
         if self.doc.project is None:
             return []
         schema = self.doc.project.schema.name
-        return [c for c in list_models() if "error" not in c and c.get("schema", {}).get("name") == schema]
+        cards = [c for c in list_models() if "error" not in c and c.get("schema", {}).get("name") == schema]
+        return sorted(cards, key=lambda c: (c["name"] != schema, c["name"]))  # the schema's default first
 
     def fill_bundled_menu(self, menu) -> None:
         """Model ▸ Use Bundled Model: one checkable entry per model of the schema, the one in use checked."""

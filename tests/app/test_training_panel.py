@@ -247,6 +247,7 @@ def test_model_menu_switches_to_the_segmenting_bundled_model_and_back(make_windo
     window.bundled_menu.aboutToShow.emit()
     entries = {a.text().split(" — ")[0]: a for a in window.bundled_menu.actions()}
     assert {"chest6", "chest6-seg"} <= set(entries) and entries["chest6"].isChecked()
+    assert list(entries)[0] == "chest6", "the schema's default model comes first"
     assert "draws masks" in entries["chest6-seg"].text() and not entries["chest6-seg"].isChecked()
     entries["chest6-seg"].trigger()
     wait_for_predictions(qtbot, window)
