@@ -84,10 +84,5 @@ class LandmarkNet(nn.Module):
         soft = soft_argmax(logits, self.config.temperature)
         if self.refiner is None:
             return {"logits": logits, "prob": prob, "soft": soft, "refined": soft, "features": features}
-        start = soft
-        if self.training and self.config.refiner_noise > 0:
-            start = soft + torch.randn_like(soft) * self.config.refiner_noise
-        if self.config.refiner_detach:
-            features, start, prob = features.detach(), start.detach(), prob.detach()
-        refined = self.refiner(features, start, prob)
+        refined = self.refiner.refine_soft_argmax(features, soft, prob, self.config.refiner_noise, self.config.refiner_detach)
         return {"logits": logits, "prob": prob, "soft": soft, "refined": refined, "features": features}

@@ -70,3 +70,19 @@ class GraphRefiner(nn.Module):
         if pinned is not None:
             refined = torch.where(pinned.unsqueeze(-1), points, refined)
         return refined
+
+    def refine_soft_argmax(self, features: torch.Tensor, soft: torch.Tensor, prob: torch.Tensor,
+                           noise: float = 0.0, detach: bool = False) -> torch.Tensor:
+        """The refined points of a network's forward pass, with its two training options.
+
+        ``noise``: Gaussian jitter (input px) on the soft-argmax points while training, so the
+        refiner learns to correct offsets rather than echo a network that fits its training set;
+        ``detach``: stop the refiner's gradients at the network that made ``features`` and ``prob``.
+        """
+        start = soft
+        if self.training and noise > 0:
+            start = soft + torch.randn_like(soft) * noise
+        if detach:
+            features, start, prob = features.detach(), start.detach(), prob.detach()
+        return self(features, start, prob)
+

@@ -147,12 +147,7 @@ class SegNet(nn.Module):
         soft = soft_argmax(logits, self.config.temperature)
         out = {"logits": logits, "prob": prob, "soft": soft, "refined": soft, "features": features, "seg_logits": self.seg_decoder(levels)[0]}
         if self.refiner is not None:
-            start = soft
-            if self.training and self.config.refiner_noise > 0:
-                start = soft + torch.randn_like(soft) * self.config.refiner_noise
-            if self.config.refiner_detach:
-                features, start, prob = features.detach(), start.detach(), prob.detach()
-            out["refined"] = self.refiner(features, start, prob)
+            out["refined"] = self.refiner.refine_soft_argmax(features, soft, prob, self.config.refiner_noise, self.config.refiner_detach)
         return out
 
 
