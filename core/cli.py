@@ -221,14 +221,9 @@ def _train_recipe(args: argparse.Namespace) -> int:
     from core.modelfile import resolve_model
 
     patch_from = resolve_model(args.patch_from) if args.patch_from else None
-    try:  # the recipe (or experiment configuration) that trained the global stage in ``work``
-        trained_by = json.loads((work / "global.json").read_text(encoding="utf-8")).get("recipe") or recipe.name
-    except (OSError, ValueError):
-        trained_by = recipe.name
-    title = f"{args.name or recipe.name} trained with recipe {trained_by}" + (f", patch stage reused from {patch_from.name}" if patch_from else "")
     try:
         out = assemble_model(work, Path(args.out), args.name or recipe.name, version=args.model_version, parent_version=args.parent_version,
-                             title=title, evaluation=recipe.evaluation, inference=recipe.inference, patch_from=patch_from)
+                             title=None, evaluation=recipe.evaluation, inference=recipe.inference, patch_from=patch_from)
     except FileNotFoundError as exc:
         raise CliError(f"{work}: no trained global stage there ({Path(exc.filename).name} missing)") from exc
     if args.json:

@@ -35,7 +35,7 @@ def assemble_model(
     name: str,
     version: str = "1",
     parent_version: str | None = None,
-    title: str = "",
+    title: str | None = "",
     inference: dict | None = None,
     with_patch: bool = True,
     evaluation: dict | None = None,
@@ -47,7 +47,8 @@ def assemble_model(
     same schema instead of ``work``: the local stage only sees patches around
     a point, so a new global network (e.g. one that also segments) can reuse a
     patch stage trained before, at no training cost. The card records where it
-    came from.
+    came from. ``title`` None: "<name> trained with recipe <the global stage's recipe>", plus
+    where the patch stage came from.
     """
     g_record = json.loads((work / "global.json").read_text())
     schema = load_schema(g_record["schema"])
@@ -64,6 +65,9 @@ def assemble_model(
         p_record = json.loads((work / "patch.json").read_text())
         patch_net = PatchNet(PatchNetConfig.from_dict(p_record["model_config"]))
         patch_net.load_state_dict(torch.load(work / "patch.pt", map_location="cpu", weights_only=True))
+    if title is None:
+        title = f"{name} trained with recipe {g_record.get('recipe', name)}"
+        title += f", patch stage reused from {Path(patch_from).name}" if patch_from is not None else ""
     card = {
         "name": name,
         "version": version,
