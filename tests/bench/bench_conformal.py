@@ -21,10 +21,8 @@ import numpy as np
 from core.calibrate import collect
 from core.conformal import calibrate, covered
 from core.inference import Predictor
-from core.resources import shared_data_dir
-from core.training.datasets import load_dataset
 
-LAYOUTS = {"ceph19": ("ceph_isbi2015", "test1"), "chest6": ("chest_jsrt", "val"), "chest6-seg": ("chest_jsrt", "val")}
+from bench_data import LAYOUTS, held_out  # noqa: E402  (tests/bench, the script's folder)
 
 
 def _coverage(points, truth, cov, cal_idx, test_idx, alpha) -> float:
@@ -42,16 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splits", type=int, default=500)
     parser.add_argument("--cache", type=Path, default=None, help="npz file: reused when present, written otherwise")
     args = parser.parse_args(argv)
-    folder, default_split = LAYOUTS[args.model]
     if args.cache is not None and args.cache.is_file():
         data = np.load(args.cache)
         points, truth, cov = data["points"], data["truth"], data["cov"]
     else:
-        root = shared_data_dir()
-        if root is None or not (root / folder).is_dir():
-            print(f"bench_conformal: ../shared/data/{folder} is needed", file=sys.stderr)
+        dataset = held_out(args.model, args.split, "bench_conformal")
+        if dataset is None:
             return 2
-        got = collect(Predictor(args.model, "cpu"), load_dataset(root / folder, args.split or default_split))
+        got = collect(Predictor(args.model, "cpu"), dataset)
         points, truth, cov = got.points, got.truth, got.covariances
         if args.cache is not None:
             np.savez(args.cache, points=points, truth=truth, cov=cov)

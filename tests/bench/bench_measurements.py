@@ -16,10 +16,8 @@ import numpy as np
 
 from core.inference import Predictor
 from core.measurements import measure
-from core.resources import shared_data_dir
-from core.training.datasets import load_dataset
 
-LAYOUTS = {"ceph19": "ceph_isbi2015", "chest6": "chest_jsrt"}
+from bench_data import LAYOUTS, held_out  # noqa: E402  (tests/bench, the script's folder)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,12 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default=None, help="default: test1 for ceph19, val for chest6")
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args(argv)
-    data = shared_data_dir()
-    if data is None:
-        print("../shared/data is needed", file=sys.stderr)
+    dataset = held_out(args.model, args.split, "bench_measurements")
+    if dataset is None:
         return 2
-    split = args.split or ("test1" if args.model == "ceph19" else "val")
-    dataset = load_dataset(data / LAYOUTS[args.model], split)
     predictor = Predictor(args.model, "cpu")
     errors: dict[str, list[float]] = {}
     units: dict[str, str] = {}
@@ -44,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             if got.value is not None and want.value is not None:
                 errors.setdefault(want.name, []).append(abs(got.value - want.value))
                 units[want.name] = want.unit
-    print(f"{args.model} on {split}: {len(dataset.samples[: args.limit])} images")
+    print(f"{args.model} on {args.split or LAYOUTS[args.model][1]}: {len(dataset.samples[: args.limit])} images")
     for name, errs in errors.items():
         print(f"  {name:32s} mean absolute error {np.mean(errs):7.3f} {units[name]}  (n={len(errs)})")
     return 0

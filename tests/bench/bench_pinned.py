@@ -25,10 +25,10 @@ import torch
 from core.imaging import load_image
 from core.inference import Predictor
 from core.repredict import Repredictor
-from core.resources import shared_data_dir
 from core.training.datasets import load_dataset
 
-LAYOUTS = {"ceph19": "ceph_isbi2015", "chest6": "chest_jsrt"}
+from bench_data import LAYOUTS, dataset_folder, held_out  # noqa: E402  (tests/bench, the script's folder)
+
 CHANGED_PX = 0.5
 
 
@@ -77,12 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-prior", action="store_true", help="skip the shape-prior variant")
     parser.add_argument("--latency", type=int, metavar="N", help="only time the steps on N images (wall and CPU ms)")
     args = parser.parse_args(argv)
-    data = shared_data_dir()
-    if data is None:
-        print("../shared/data is needed", file=sys.stderr)
+    dataset = held_out(args.model, args.split, "bench_pinned")
+    if dataset is None:
         return 2
-    split = args.split or ("test1" if args.model == "ceph19" else "val")
-    dataset = load_dataset(data / LAYOUTS[args.model], split)
     predictor = Predictor(args.model, "cpu")
     if args.latency:
         return time_steps(predictor, dataset.samples[: args.latency])
@@ -90,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_prior:
         from core.shape_prior import fit_shape_prior
 
-        train = load_dataset(data / LAYOUTS[args.model], "train")
+        train = load_dataset(dataset_folder(args.model, "bench_pinned"), "train")
         prior = fit_shape_prior(train.points(), [load_image(s.image_path).shape for s in train.samples[:1]][0])
         variants["prior"] = Repredictor(predictor, shape_prior=prior)
     rng = np.random.default_rng(args.seed)
@@ -123,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     print(file=sys.stderr)
     spacing = samples[0].spacing[0] if samples and samples[0].spacing else None
     unit = f" (px; × {spacing} mm/px)" if spacing else " (px)"
-    print(f"{args.model} on {split}: {len(samples)} images; errors of the unpinned landmarks{unit}")
+    print(f"{args.model} on {args.split or LAYOUTS[args.model][1]}: {len(samples)} images; errors of the unpinned landmarks{unit}")
     for vname in variants:
         print(f"  variant {vname}: mean displacement of unpinned points {np.mean(moved[vname]):.2f} px")
         for sname, pairs in results[vname].items():
