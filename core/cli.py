@@ -84,18 +84,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     summary = evaluate_predictor(predictor, dataset, progress)
     summary["split"] = args.split
+    key = f"{Path(args.dataset).name}:{args.split or 'all'}"  # how the card names this evaluation
     if args.record_coverage:
         from core.modelfile import record_coverage_check, resolve_model
 
         if not summary.get("conformal"):
             raise CliError(f"{args.model}: no uncertainty calibration to check; run anatomark calibrate first")
-        key = f"{Path(args.dataset).name}:{args.split or 'all'}"
         images = f"images {args.skip + 1}–{args.skip + summary['n_images']}"
         record_coverage_check(resolve_model(args.model), dict(summary["conformal"], data=f"{key} {images}"))
     if args.record:
         from core.modelfile import record_metrics, resolve_model
 
-        key = f"{Path(args.dataset).name}:{args.split or 'all'}"
         headline = {f"{key} MRE": f"{summary['mre_mm']:.2f} mm" if summary["mre_mm"] is not None else f"{summary['mre_px']:.2f} px"}
         record_metrics(resolve_model(args.model), key, summary, headline)
     if args.json:
