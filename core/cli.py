@@ -220,11 +220,15 @@ def _train_recipe(args: argparse.Namespace) -> int:
     from core.modelfile import resolve_model
 
     patch_from = resolve_model(args.patch_from) if args.patch_from else None
+    global_from = resolve_model(args.global_from) if args.global_from else None
+    if patch_from is not None and global_from is not None:
+        raise CliError("train --stage assemble: give --patch-from or --global-from, not both")
     try:
         out = assemble_model(work, Path(args.out), args.name or recipe.name, version=args.model_version, parent_version=args.parent_version,
-                             title=None, evaluation=recipe.evaluation, inference=recipe.inference, patch_from=patch_from)
+                             title=None, evaluation=recipe.evaluation, inference=recipe.inference, patch_from=patch_from, global_from=global_from)
     except FileNotFoundError as exc:
-        raise CliError(f"{work}: no trained global stage there ({Path(exc.filename).name} missing)") from exc
+        stage = "patch" if global_from is not None else "global"
+        raise CliError(f"{work}: no trained {stage} stage there ({Path(exc.filename).name} missing)") from exc
     if args.json:
         _print_json({"event": "done", "model_path": str(out)})
     else:
@@ -278,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model-version", default="1", help="version written in the model card (the model id is NAME@VERSION)")
     t.add_argument("--parent-version", default=None, help="version of the model this one replaces, for the card")
     t.add_argument("--patch-from", default=None, metavar="MODEL", help="with --stage assemble: take the patch stage from this model file (same schema) instead of --work")
+    t.add_argument("--global-from", default=None, metavar="MODEL", help="with --stage assemble: take the global stage from this model file (same schema) and the patch stage from --work")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a training setting, e.g. --set jitter=14 --set lr=5e-4")
     t.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
     t.add_argument("--json", action="store_true", help="JSON lines progress")

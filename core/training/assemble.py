@@ -29,6 +29,11 @@ def _stage_summary(record: dict) -> dict:
     return summary
 
 
+def _provenance(donor) -> dict:
+    """What a card records about a stage taken from another model file."""
+    return {"model": donor.model_id, "weights_sha256": donor.card["weights_sha256"]}
+
+
 def assemble_model(
     work: Path,
     out: Path,
@@ -40,6 +45,7 @@ def assemble_model(
     with_patch: bool = True,
     evaluation: dict | None = None,
     patch_from: Path | None = None,
+    global_from: Path | None = None,
 ) -> Path:
     """Write ``out`` (.pt + .json) from the best checkpoints in ``work``.
 
@@ -47,20 +53,33 @@ def assemble_model(
     same schema instead of ``work``: the local stage only sees patches around
     a point, so a new global network (e.g. one that also segments) can reuse a
     patch stage trained before, at no training cost. The card records where it
-    came from. ``title`` None: "<name> trained with recipe <the global stage's recipe>", plus
-    where the patch stage came from.
+    came from. ``global_from`` is the converse: a patch stage retrained in
+    ``work`` (e.g. a narrower, faster one) behind the global stage of an
+    existing model. ``title`` None: "<name> trained with recipe <the global
+    stage's recipe>", plus which stage was reused from where.
     """
-    g_record = json.loads((work / "global.json").read_text())
-    schema = load_schema(g_record["schema"])
-    global_net = build_global_net(g_record["model_config"])
-    global_net.load_state_dict(torch.load(work / "global.pt", map_location="cpu", weights_only=True))
+    if global_from is not None:
+        # Without a patch stage of its own the work folder adds nothing to the donor.
+        p_schema = json.loads((work / "patch.json").read_text())["schema"]
+        donor = load_model(global_from, expected_schema=load_schema(p_schema))
+        schema, global_net = donor.schema, donor.global_net
+        g_record = dict(donor.card["training"]["global"], reused_from=_provenance(donor))
+        train_ids = donor.card["training"].get("train_ids")
+        g_summary = g_record
+    else:
+        g_record = json.loads((work / "global.json").read_text())
+        schema = load_schema(g_record["schema"])
+        global_net = build_global_net(g_record["model_config"])
+        global_net.load_state_dict(torch.load(work / "global.pt", map_location="cpu", weights_only=True))
+        train_ids = g_record["data"]["train_ids"]
+        g_summary = _stage_summary(g_record)
     patch_net, p_record = None, None
     if patch_from is not None:
         donor = load_model(patch_from, expected_schema=schema)
         if donor.patch_net is None:
             raise ModelFileError(f"{Path(patch_from).name}: has no patch stage to reuse")
         patch_net = donor.patch_net
-        p_record = dict(donor.card["training"].get("patch") or {}, reused_from={"model": donor.model_id, "weights_sha256": donor.card["weights_sha256"]})
+        p_record = dict(donor.card["training"].get("patch") or {}, reused_from=_provenance(donor))
     elif with_patch and (work / "patch.json").exists():
         p_record = json.loads((work / "patch.json").read_text())
         patch_net = PatchNet(PatchNetConfig.from_dict(p_record["model_config"]))
@@ -68,6 +87,7 @@ def assemble_model(
     if title is None:
         title = f"{name} trained with recipe {g_record.get('recipe', name)}"
         title += f", patch stage reused from {Path(patch_from).name}" if patch_from is not None else ""
+        title += f", global stage reused from {Path(global_from).name}" if global_from is not None else ""
     card = {
         "name": name,
         "version": version,
@@ -82,9 +102,9 @@ def assemble_model(
         },
         "input_size": list(global_net.config.input_size),
         "training": {
-            "global": _stage_summary(g_record),
+            "global": g_summary,
             "patch": (p_record if patch_from is not None else _stage_summary(p_record)) if p_record else None,
-            "train_ids": g_record["data"]["train_ids"],
+            "train_ids": train_ids,
         },
         "inference": inference or {"patch_decoder": "soft_argmax", "confidence_radius": 3.0},
         "evaluation": evaluation or {},

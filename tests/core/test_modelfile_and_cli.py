@@ -215,6 +215,30 @@ def test_assemble_reuses_the_patch_stage_of_another_model(model_path, tmp_path, 
     assert card["training"]["patch"]["reused_from"] == {"model": donor.model_id, "weights_sha256": donor.card["weights_sha256"]}
 
 
+def test_assemble_puts_a_retrained_patch_stage_behind_another_models_global_stage(model_path, tmp_path, capsys):
+    """The converse of --patch-from: a work folder with only a (re)trained patch stage takes its global
+    stage from an existing model file; weights are the donor's, the card says where they came from."""
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("patch.pt", "patch.json"):
+        shutil.copy(model_path.parent / "work" / name, work / name)
+    out = tmp_path / "faster.pt"
+    assert main(["train", "--recipe", "chest6", "--stage", "assemble", "--work", str(work), "--global-from", str(model_path), "--out", str(out), "--model-version", "2", "--parent-version", "1"]) == 0
+    new, donor = load_model(out), load_model(model_path)
+    for key, value in donor.global_net.state_dict().items():
+        assert torch.equal(new.global_net.state_dict()[key], value)
+    card = read_card(out)
+    assert card["training"]["global"]["reused_from"] == {"model": donor.model_id, "weights_sha256": donor.card["weights_sha256"]}
+    assert "global stage reused from" in card["title"] and card["training"]["train_ids"] == donor.card["training"]["train_ids"]
+    assert card["training"]["patch"]["epochs_done"] >= 1 and new.model_id == "chest6@2"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["train", "--recipe", "chest6", "--stage", "assemble", "--work", str(empty), "--global-from", str(model_path), "--out", str(tmp_path / "z.pt")]) == 2
+    assert "no trained patch stage" in capsys.readouterr().err and not (tmp_path / "z.pt").exists()
+    assert main(["train", "--recipe", "chest6", "--stage", "assemble", "--work", str(work), "--global-from", str(model_path), "--patch-from", str(model_path), "--out", str(tmp_path / "z.pt")]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
 def test_assemble_refuses_a_patch_donor_without_a_patch_stage(model_path, tmp_path, capsys):
     work = model_path.parent / "work"
     global_only = assemble_model(work, tmp_path / "g.pt", "g", with_patch=False)
