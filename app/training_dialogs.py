@@ -234,7 +234,7 @@ class VersionsDialog(QDialog):
         note = QLabel("Every training run is kept. Restore makes an earlier version the one that predicts.")
         note.setStyleSheet(f"color: {MUTED};")
         layout.addWidget(note)
-        self.table = _table(["version", "status", "parent", "created", "val. MRE (px)", "title"], stretch=5)
+        self.table = _table(["version", "status", "parent / origin", "created", "val. MRE (px)", "title"], stretch=5)
         for row in self.rows:
             metrics = row.get("after") or row.get("metrics") or {}
             r = self.table.rowCount()
@@ -242,7 +242,9 @@ class VersionsDialog(QDialog):
             current = bool(row.get("current"))
             self.table.setItem(r, 0, _item(str(row.get("version", "?")), align_right=False, bold=current))
             self.table.setItem(r, 1, _item("current" if current else "", BETTER if current else None, align_right=False))
-            self.table.setItem(r, 2, _item(str(row.get("parent") or "—"), align_right=False))
+            # An installed model used through Model ▸ Use Bundled Model has no parent: say which it is.
+            origin = f"installed {row['imported']}" if row.get("imported") else str(row.get("parent") or "—")
+            self.table.setItem(r, 2, _item(origin, align_right=False))
             created = row.get("date") or row.get("created") or "—"
             self.table.setItem(r, 3, _item(str(created)[:16].replace("T", " "), align_right=False))
             mre = _item(_fmt(row.get("val_mre_px", metrics.get("mre_px"))))

@@ -195,7 +195,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         mre = f"val MRE {r['val_mre_px']:.2f} px" if r["val_mre_px"] is not None else ""
-        print(f"{'*' if r['current'] else ' '} {r['version']:<5} parent {r['parent'] or '-':<5} {mre}  {r['title']}")
+        origin = f"installed {r['imported']}" if r.get("imported") else f"parent {r['parent'] or '-':<5}"
+        print(f"{'*' if r['current'] else ' '} {r['version']:<5} {origin} {mre}  {r['title']}")
         if r.get("verdict"):
             print(f"        {r['verdict']}")
     return 0

@@ -110,5 +110,6 @@ def version_rows(project: Project) -> list[dict]:
         rows.append({"version": version, "current": version == current, "parent": card.get("parent_version"),
                      "path": str(registry.path(version)), "date": card.get("date"), "title": card.get("title", ""),
                      "val_mre_px": (val.get("after") or {}).get("mre_px"), "adoptable": val.get("adoptable"),
-                     "verdict": (val.get("verdict") or {}).get("text")})
+                     "verdict": (val.get("verdict") or {}).get("text"),
+                     "imported": (card.get("imported_from") or {}).get("model")})
     return rows
