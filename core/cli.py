@@ -140,11 +140,29 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def _override(config, assignments: list[str], keys: set[str] | None = None):
     """Apply ``key=value`` overrides (numbers) to a dataclass (TrainConfig, RetrainSettings);
-    keys outside ``keys`` (default: every field) are an error."""
-    from dataclasses import fields, replace
+    ``outer.inner=value`` reaches a nested dataclass field (``augment.rotation_deg=5``); keys
+    outside ``keys`` (default: every number field, nested ones included) are an error."""
+    from dataclasses import fields, is_dataclass, replace
 
-    known = keys or {f.name for f in fields(config)}
-    changes = {}
+    def numbers(obj, prefix: str = "") -> set[str]:
+        found = set()
+        for f in fields(obj):
+            value = getattr(obj, f.name)
+            if is_dataclass(value):
+                found |= numbers(value, f"{prefix}{f.name}.")
+            elif isinstance(value, (int, float)) or value is None:
+                found.add(prefix + f.name)
+        return found
+
+    def assign(obj, path: list[str], value: float):
+        head, *rest = path
+        if rest:
+            return replace(obj, **{head: assign(getattr(obj, head), rest, value)})
+        current = getattr(obj, head)
+        whole = isinstance(current, int) or (current is None and value.is_integer())
+        return replace(obj, **{head: int(value) if whole else value})
+
+    known = keys or numbers(config)
     for item in assignments or []:
         key, _, value = item.partition("=")
         if key not in known or not value:
@@ -153,8 +171,8 @@ def _override(config, assignments: list[str], keys: set[str] | None = None):
             number = float(value)
         except ValueError as exc:
             raise CliError(f"--set {item!r}: {value!r} is not a number") from exc
-        changes[key] = int(number) if isinstance(getattr(config, key), int) else number
-    return replace(config, **changes)
+        config = assign(config, key.split("."), number)
+    return config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -283,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--parent-version", default=None, help="version of the model this one replaces, for the card")
     t.add_argument("--patch-from", default=None, metavar="MODEL", help="with --stage assemble: take the patch stage from this model file (same schema) instead of --work")
     t.add_argument("--global-from", default=None, metavar="MODEL", help="with --stage assemble: take the global stage from this model file (same schema) and the patch stage from --work")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a training setting, e.g. --set jitter=14 --set lr=5e-4")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a training setting, e.g. --set jitter=14 --set lr=5e-4 --set augment.rotation_deg=5")
     t.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
     t.add_argument("--json", action="store_true", help="JSON lines progress")
     t.set_defaults(func=cmd_train)

@@ -239,6 +239,20 @@ def test_assemble_puts_a_retrained_patch_stage_behind_another_models_global_stag
     assert "not both" in capsys.readouterr().err
 
 
+def test_train_set_reaches_nested_settings(dataset_dir, tmp_path, capsys):
+    """``--set augment.rotation_deg=3`` changes the augmentation of the stage it trains; a whole
+    number for an optional count stays an integer; an unknown key lists the known ones."""
+    work = tmp_path / "w"
+    args = ["train", "--recipe", "chest6", "--stage", "patch", "--dataset", str(dataset_dir), "--work", str(work), "--epochs", "1", "--device", "cpu"]
+    assert main(args + ["--set", "augment.rotation_deg=3", "--set", "landmarks_per_step=2"]) == 0
+    config = json.loads((work / "patch.json").read_text())["train_config"]
+    assert config["augment"]["rotation_deg"] == 3.0 and config["augment"]["translation"] == 0.0
+    assert config["landmarks_per_step"] == 2 and isinstance(config["landmarks_per_step"], int)
+    capsys.readouterr()
+    assert main(args + ["--set", "augment.spin=3"]) == 2
+    assert "augment.rotation_deg" in capsys.readouterr().err
+
+
 def test_assemble_refuses_a_patch_donor_without_a_patch_stage(model_path, tmp_path, capsys):
     work = model_path.parent / "work"
     global_only = assemble_model(work, tmp_path / "g.pt", "g", with_patch=False)
