@@ -168,7 +168,10 @@ def retrain(
     if parent is not None:
         loaded = load_model(registry.path(parent), "cpu", expected_schema=project.schema)
         global_net, patch_net = loaded.global_net, loaded.patch_net
-        card = {k: v for k, v in loaded.card.items() if k not in ("metrics", "training", "weights_sha256", "format_version", "imported_from")}
+        # Not inherited: the parent's measurements, and its conformal calibration ("uncertainty"),
+        # which holds for the parent's errors only; the new version draws no regions until calibrated.
+        dropped = ("metrics", "training", "weights_sha256", "format_version", "imported_from", "uncertainty")
+        card = {k: v for k, v in loaded.card.items() if k not in dropped}
     else:
         torch.manual_seed(settings.seed)
         adjacency = project.schema.normalized_adjacency().tolist()

@@ -312,6 +312,10 @@ def test_retraining_a_segmenting_parent_keeps_its_masks_and_refiner(tmp_path):
     prediction = Predictor(result.model_path, "cpu").predict(_image(tmp_path, 9))
     assert prediction.masks is not None and prediction.masks.shape == (5, *SIZE)
     assert prediction.mask_classes == tuple(parent.global_net.config.mask_classes)
+    # The parent's 90 % regions were calibrated on the parent's errors: the retrained weights make
+    # other errors, so the version draws no regions until it is calibrated itself.
+    assert (parent.card.get("uncertainty") or {}).get("conformal") is not None
+    assert "uncertainty" not in child.card and prediction.region_px is None
 
 
 def test_another_bundled_model_becomes_a_version_once(tmp_path, capsys):
