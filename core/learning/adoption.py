@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 from core.agreement import project_agreement
-from core.learning.registry import ModelRegistry, RegistryError
+from core.learning.registry import BUNDLED, ModelRegistry, RegistryError
 from core.learning.selection import is_reviewed, training_split
 from core.learning.validation import evaluate_model
 from core.learning.verdict import judge
@@ -96,6 +96,14 @@ def repredict(project: Project, all_images: bool = False, device: str = "cpu",
     return len(todo)
 
 
+def _installed_model(version: str, card: dict) -> str | None:
+    """``name@version`` of the installed model a version is (v0, or one imported with
+    Model ▸ Use Bundled Model); None for a version trained in the project."""
+    if version == BUNDLED:
+        return f"{card.get('name')}@{card.get('version', '0')}"
+    return (card.get("imported_from") or {}).get("model")
+
+
 def version_rows(project: Project) -> list[dict]:
     """The project's model versions, oldest first, as ``anatomark models --project P --json``
     lists them and the app's versions dialog shows them."""
@@ -111,5 +119,5 @@ def version_rows(project: Project) -> list[dict]:
                      "path": str(registry.path(version)), "date": card.get("date"), "title": card.get("title", ""),
                      "val_mre_px": (val.get("after") or {}).get("mre_px"), "adoptable": val.get("adoptable"),
                      "verdict": (val.get("verdict") or {}).get("text"),
-                     "imported": (card.get("imported_from") or {}).get("model")})
+                     "imported": _installed_model(version, card)})
     return rows

@@ -336,7 +336,7 @@ def test_another_bundled_model_becomes_a_version_once(tmp_path, capsys):
     assert card["imported_from"]["model"] == "chest6-seg@1" and card["architecture"]["family"] == "segnet-gnn-patch"
     assert registry.import_model("chest6-seg") == "v1" and registry.versions() == ["v0", "v1"]
     code, out, _ = _cli(capsys, "models", "--project", str(path))
-    assert code == 0 and "* v1    installed chest6-seg@1" in out
+    assert code == 0 and "* v1    installed chest6-seg@1" in out and "  v0    installed chest6@" in out
     with Project.open(path) as project:
         assert project.prediction(project.images[0].id).masks is not None  # predicted again, with masks
     code, _, err = _cli(capsys, "adopt", "--project", str(path), "--model", "ceph19")
