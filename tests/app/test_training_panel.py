@@ -252,15 +252,16 @@ def test_model_menu_switches_to_the_segmenting_bundled_model_and_back(make_windo
     entries["chest6-seg"].trigger()
     wait_for_predictions(qtbot, window)
     prediction = doc.project.prediction(image_id)
-    assert prediction.masks is not None and prediction.model_id == "chest6-seg@1"  # the installed model's id
-    assert window.layers_panel.checks["uncertainty"].isEnabled(), "its calibration comes along"
-    assert window.layers_panel.checks["masks"].isEnabled()
     from core.modelfile import read_card, resolve_model
 
+    seg_id = f"chest6-seg@{read_card(resolve_model('chest6-seg'))['version']}"
+    assert prediction.masks is not None and prediction.model_id == seg_id  # the installed model's id
+    assert window.layers_panel.checks["uncertainty"].isEnabled(), "its calibration comes along"
+    assert window.layers_panel.checks["masks"].isEnabled()
     dialog = training.show_versions()
     origins = {dialog.table.item(r, 0).text(): dialog.table.item(r, 2).text() for r in range(dialog.table.rowCount())}
     bundled = read_card(resolve_model("chest6"))
-    assert origins == {"v0": f"installed chest6@{bundled['version']}", "v1": "installed chest6-seg@1"}, "the Versions dialog says which installed models these are"
+    assert origins == {"v0": f"installed chest6@{bundled['version']}", "v1": f"installed {seg_id}"}, "the Versions dialog says which installed models these are"
     dialog.done(0)
     window.bundled_menu.aboutToShow.emit()
     entries = {a.text().split(" — ")[0]: a for a in window.bundled_menu.actions()}
