@@ -63,9 +63,8 @@ def assemble_model(
         p_schema = json.loads((work / "patch.json").read_text())["schema"]
         donor = load_model(global_from, expected_schema=load_schema(p_schema))
         schema, global_net = donor.schema, donor.global_net
-        g_record = dict(donor.card["training"]["global"], reused_from=_provenance(donor))
+        g_summary = dict(donor.card["training"]["global"], reused_from=_provenance(donor))
         train_ids = donor.card["training"].get("train_ids")
-        g_summary = g_record
     else:
         g_record = json.loads((work / "global.json").read_text())
         schema = load_schema(g_record["schema"])
@@ -85,7 +84,7 @@ def assemble_model(
         patch_net = PatchNet(PatchNetConfig.from_dict(p_record["model_config"]))
         patch_net.load_state_dict(torch.load(work / "patch.pt", map_location="cpu", weights_only=True))
     if title is None:
-        title = f"{name} trained with recipe {g_record.get('recipe', name)}"
+        title = f"{name} trained with recipe {g_summary.get('recipe', name)}"
         title += f", patch stage reused from {Path(patch_from).name}" if patch_from is not None else ""
         title += f", global stage reused from {Path(global_from).name}" if global_from is not None else ""
     card = {
