@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("predict", "evaluate", "train", "models", "project", "adopt", "export", "calibrate", "experiment", "experiment-report")
+SUBCOMMANDS = ("predict", "evaluate", "train", "models", "project", "adopt", "export", "calibrate", "experiment", "experiment-report", "simulate-review")
 APP_FLAGS = ("--smoke-test",)  # options of the desktop app (app.main), not of the CLI
 PROJECT_COMMANDS = ("project", "adopt")  # and predict/train/models with --project: core.cli_project
 
@@ -311,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     from core.cli_experiment import add_parsers as add_experiment_parsers
 
     add_experiment_parsers(sub)  # experiment, experiment-report (core.experiments)
+    from core.cli_effort import add_parsers as add_effort_parsers
+
+    add_effort_parsers(sub)  # simulate-review (core.effort)
     return parser
 
 

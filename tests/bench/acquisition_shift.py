@@ -1,7 +1,12 @@
 """A simulated "other clinic": the same cephalograms as another site's X-ray unit would store them.
 
 ``bench_loop.py --shift`` uses it to test the issue-4 target where the bundled
-model starts clearly worse than on its own test set. The ISBI 2015 images
+model starts clearly worse than on its own test set; run as a script it writes a
+split out as a data set folder (generic layout, ``core.training.datasets``) that
+any command reads, e.g. ``anatomark simulate-review``:
+
+    python3 tests/bench/acquisition_shift.py --dataset ../shared/data/ceph_isbi2015 --split test1 --out runs/ceph_shifted
+ The ISBI 2015 images
 (0.2 mm/px after halving) all come from one Soredex CRANEX unit; a second
 site differs in four ways at once, each of a size seen between real units:
 
@@ -22,7 +27,10 @@ centre. Deterministic (the noise has a per-image seed).
 
 from __future__ import annotations
 
+import argparse
+import csv
 import math
+import sys
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,9 +38,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.training.datasets import Sample
+from core.training.datasets import DatasetError, Sample, load_dataset
 
-__all__ = ["Shift", "shift_sample"]
+__all__ = ["Shift", "shift_sample", "write_shifted_dataset"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +97,46 @@ def shift_sample(sample: Sample, shift: Shift, out_dir: Path) -> Sample:
     points = np.c_[(pts[:, 0] + 0.5) * sx - 0.5, (pts[:, 1] + 0.5) * sy - 0.5]
     spacing = None if sample.spacing is None else (sample.spacing[0] / sx, sample.spacing[1] / sy)
     return replace(sample, image_path=out, points=points, spacing=spacing, observers=None)
+
+
+def write_shifted_dataset(dataset: str | Path, split: str | None, out: Path, shift: Shift = Shift()) -> int:
+    """Write ``split`` of ``dataset`` as another unit would store it: ``out/images/<id>.png`` and
+    ``out/landmarks.csv`` (``id, split, mm_per_px_x, mm_per_px_y, <name>_x, <name>_y``, the
+    observers' mean as ground truth). Returns the number of images written."""
+    source = load_dataset(dataset, split)
+    images = out / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    names = list(source.schema.landmarks)
+    rows = []
+    for sample in source.samples:
+        moved = shift_sample(sample, shift, images)
+        moved.image_path.replace(images / f"{sample.id}.png")
+        sx, sy = moved.spacing if moved.spacing else ("", "")
+        row = {"id": sample.id, "split": sample.split or "", "mm_per_px_x": sx, "mm_per_px_y": sy}
+        for name, (x, y) in zip(names, moved.points):
+            row[f"{name}_x"], row[f"{name}_y"] = ("" if not np.isfinite(x) else round(float(x), 3)), ("" if not np.isfinite(y) else round(float(y), 3))
+        rows.append(row)
+    with open(out / "landmarks.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write a data set split as another X-ray unit would store it.")
+    parser.add_argument("--dataset", required=True, help="data set folder (e.g. ../shared/data/ceph_isbi2015)")
+    parser.add_argument("--split", default=None, help="split to shift (default: all images)")
+    parser.add_argument("--out", required=True, type=Path, help="folder to write (images/ and landmarks.csv)")
+    args = parser.parse_args(argv)
+    try:
+        n = write_shifted_dataset(args.dataset, args.split, args.out)
+    except (DatasetError, OSError) as exc:
+        print(f"acquisition_shift: {exc}", file=sys.stderr)
+        return 2
+    print(f"{n} images written to {args.out} ({Shift().describe()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
