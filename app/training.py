@@ -43,13 +43,14 @@ class TrainOptions:
     epochs: int = 20
     max_minutes: float = 10.0
     device: str = "auto"  # auto | cpu | cuda | mps
+    resume: bool = False  # carry on with the project's interrupted run (its own settings)
 
 
 def train_command(options: TrainOptions) -> list[str]:
     """The real engine's command line for ``options``."""
     minutes = f"{options.max_minutes:g}"
     return cli_command() + ["train", "--project", options.project, "--from", options.source, "--epochs", str(options.epochs),
-                         "--max-minutes", minutes, "--device", options.device, "--json"]
+                            "--max-minutes", minutes, "--device", options.device, "--json"] + (["--resume"] if options.resume else [])
 
 
 class TrainingRun(QObject):

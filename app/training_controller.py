@@ -66,16 +66,16 @@ class TrainingController(QObject):
             return False
         if not doc.require_editable():
             return False
-        try:  # the trainer opens the project read-only: choose the locked validation subset here, once
-            from core.learning import locked_validation
+        try:  # the trainer opens the project read-only: choose (or top up) the locked validation subset here
+            from core.learning.selection import prepare_validation
 
-            locked_validation(doc.project)
+            prepare_validation(doc.project)
         except Exception:
             pass  # no reviewed images yet: the trainer says so
         if not doc.save():
             return False
         self._last_error = ""
-        options = replace(options, project=str(Path(doc.project.path)))
+        options = replace(options, project=str(Path(doc.project.path)), resume=self._offer_resume())
         if not self.run.start(options):
             return False
         self.panel.set_running(True)
@@ -85,6 +85,31 @@ class TrainingController(QObject):
         self.window.status.showMessage("Training started: keep reviewing meanwhile", 4000)
         self.window.update_training_actions()
         return True
+
+    def _offer_resume(self) -> bool:
+        """When a training of this project was killed (crash, power cut), ask whether to carry on
+        with it; True to resume. Starting afresh lets the new run delete its leftovers."""
+        try:
+            from core.learning import ModelRegistry
+            from core.learning.interrupted import interrupted_run
+
+            project = self.doc.project
+            run = interrupted_run(ModelRegistry(project.path, project.schema.name))
+        except Exception:
+            return False  # nothing readable to resume: a fresh run
+        if run is None:
+            return False
+        done = ", ".join(run.stages_done) or "none"
+        answer = self.ask_resume(f"A training of this project started {run.started or 'earlier'} was interrupted "
+                                 f"(stages finished: {done}).\n\nResume it from its last checkpoint, with its settings? "
+                                 f"No starts a new training and deletes the interrupted one.")
+        return answer
+
+    def ask_resume(self, text: str) -> bool:
+        """Yes/No question (tests replace it)."""
+        answer = QMessageBox.question(self.window, "Resume the interrupted training?", text,
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
 
     def cancel(self) -> None:
         if self.run.is_running():

@@ -110,6 +110,16 @@ def verdict_html(result: dict) -> str:
     return f"<span style='color:{WORSE}'>✖ Not adopted automatically:</span> {not_adoptable_reason(result)}."
 
 
+def scoring_note(after: dict) -> str:
+    """How the validation images scored (ADR 0005), when the engine says: how many hold points the
+    person moved or placed, and the radius within which an accepted point counts as right."""
+    n, informative, radius = after.get("n_images"), after.get("n_informative"), after.get("accept_radius_px")
+    if n is None or informative is None or radius is None:
+        return ""
+    return (f"{informative} of the {n} validation image{'s' if n != 1 else ''} hold points you moved or placed (scored in full); "
+            f"a point you accepted as predicted counts as right within {radius:.1f} px (2 mm, or 1 % of the image without a pixel spacing), for both models.")
+
+
 class ReportDialog(QDialog):
     """Before/after validation metrics of a training run, with Adopt and Keep current."""
 
@@ -132,6 +142,11 @@ class ReportDialog(QDialog):
         verdict.setText(verdict_html(result))
         layout.addWidget(verdict)
         self.verdict = verdict
+        self.scoring = QLabel(scoring_note(after))
+        self.scoring.setWordWrap(True)
+        self.scoring.setStyleSheet(f"color: {MUTED};")
+        self.scoring.setVisible(bool(self.scoring.text()))
+        layout.addWidget(self.scoring)
 
         self.summary = _table(["metric", "before", "after", "change"])
         _change_row(self.summary, "MRE (px)", before.get("mre_px"), after.get("mre_px"), True)

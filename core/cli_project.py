@@ -110,7 +110,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _brief(summary: dict) -> dict:
-    return {k: summary.get(k) for k in ("mre_px", "mre_mm", "sdr", "per_landmark")} if summary else {}
+    keys = ("mre_px", "mre_mm", "sdr", "per_landmark", "n_images", "n_informative", "accept_radius_px")
+    return {k: summary.get(k) for k in keys} if summary else {}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -139,7 +140,8 @@ def _train_project(args: argparse.Namespace) -> int:
             if event["event"] != "evaluate":
                 _print_json(event)
         elif event["event"] == "start":
-            print(f"training on {event['device']} ({event['reason']}; {event['precision']}): {event['n_train']} images, "
+            what = "resuming the interrupted training" if event.get("resumed") else "training"
+            print(f"{what} on {event['device']} ({event['reason']}; {event['precision']}): {event['n_train']} images, "
                   f"validation {event['n_val']} ({event['validation']})", flush=True)
         elif event["event"] == "epoch":
             print(f"[{event['stage']}] epoch {event['epoch']}/{event['epochs']} loss {event['train_loss']:.3f} "
@@ -154,7 +156,7 @@ def _train_project(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, lambda *_: cancel.set()) if _main_thread() else None
     try:
         with Project.open(args.project, read_only=not main_rank) as project:
-            result = retrain(project, settings, progress, cancel)
+            result = retrain(project, settings, progress, cancel, resume=args.resume)
     except (KeyboardInterrupt, TrainingCancelled):
         if main_rank:
             print("anatomark: training cancelled; nothing was published", file=sys.stderr)
@@ -267,6 +269,8 @@ def build_parser(command: str) -> argparse.ArgumentParser:
     t.add_argument("--stage", default="all", choices=("all", "global", "patch"), help="train both stages, or one")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting: lr, alpha (L2-SP strength), batch_size or seed, e.g. --set lr=1e-4")
+    t.add_argument("--resume", action="store_true",
+                   help="carry on with the project's training that was killed, from its last epoch, with its settings")
     t.add_argument("--json", action="store_true", help="JSON lines: start, epoch…, done (or diverged)")
     t.set_defaults(func=cmd_train)
     m = sub.add_parser("models")

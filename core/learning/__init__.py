@@ -5,9 +5,10 @@ Modules, one concern each:
 - ``selection``: which images train (provenance) and the locked validation subset.
 - ``registry``: model versions ``v0`` (bundled), ``v1``… in ``<project>.models/``.
 - ``guard``: the L2-SP penalty toward the parent weights (against forgetting).
-- ``validation``: a model's metrics on the locked validation subset.
+- ``validation``: a model's metrics on the locked validation subset (accepted points censored, ADR 0005).
 - ``verdict``: better / worse / inconclusive, with a bootstrap 95 % interval of the MRE change.
 - ``finetune``: one retraining run → a new published version with its card.
+- ``interrupted``: a run's scratch folder; resuming a run that was killed.
 - ``adoption``: adopt (never worse unless forced), restore, re-predict.
 
 No Qt here; long work takes a ``progress`` callback and a ``cancel`` event.

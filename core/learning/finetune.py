@@ -31,8 +31,9 @@ import torch
 
 from core.atomic import atomic_write_text
 from core.learning.guard import DEFAULT_ALPHA, AnchoredStage
+from core.learning.interrupted import RunRecord, finish_stage, resume_run, start_run
 from core.learning.registry import BUNDLED, ModelRegistry, RegistryError
-from core.learning.selection import training_split
+from core.learning.selection import images_to_settle, prepare_validation, training_split
 from core.learning.validation import compact, evaluate_model, worse_images
 from core.learning.verdict import judge
 from core.modelfile import INTENDED_USE, combined_state_dict, load_model, read_card, schema_hash
@@ -125,21 +126,39 @@ def retrain(
     settings: RetrainSettings | None = None,
     progress: Callable[[dict], None] | None = None,
     cancel: threading.Event | None = None,
+    resume: bool = False,
 ) -> RetrainResult:
     """Train a new version from the project's reviewed images and publish it (not adopted).
 
     ``progress`` receives JSON-ready dicts: ``{"event": "start", device, reason, …}``,
     ``{"event": "epoch", "stage", **EpochReport}`` and ``{"event": "evaluate", …}``.
-    Raises RegistryError (nothing to train on, unknown version), DeviceError,
-    TrainingDiverged (NaN/inf loss; nothing published) or TrainingCancelled
-    (nothing published; the project and current model untouched).
+    Raises RegistryError (nothing to train on, unknown version, another training of the
+    project running), DeviceError, TrainingDiverged (NaN/inf loss; nothing published) or
+    TrainingCancelled (nothing published; the project and current model untouched).
+    ``resume``: carry on with the newest run of the project that was killed
+    (``core.learning.interrupted``), with its settings (``settings.device`` still counts).
     """
-    settings = settings or RetrainSettings()
+    if not distributed.current().is_main:  # rank 0 holds the project's training lock for all
+        return _retrain(project, settings or RetrainSettings(), progress, cancel, resume)
+    with ModelRegistry(project.path, project.schema.name).training_lock():
+        return _retrain(project, settings or RetrainSettings(), progress, cancel, resume)
+
+
+def _retrain(project: Project, settings: RetrainSettings, progress: Callable[[dict], None] | None,
+             cancel: threading.Event | None, resume: bool) -> RetrainResult:
     ranks = distributed.current()
     emit = progress if progress is not None and ranks.is_main else (lambda event: None)
     t0 = time.monotonic()
     registry = ModelRegistry(project.path, project.schema.name)
+    if resume and ranks.world_size > 1:
+        raise RegistryError("--resume continues a run in one process; run it without torchrun")
+    claimed = resume_run(registry) if resume else None
+    if claimed is not None:
+        saved = dict(claimed[1].settings, device=settings.device)
+        settings = RetrainSettings(**{**saved, "stages": tuple(saved.get("stages", settings.stages))})
     current = current_version(project, registry)
+    reviewed = {im.id for im in project.images if im.reviewed}
+    prepare_validation(project)
     train, val = training_split(project)
     if project.dirty and not project.read_only:
         project.save()  # the locked validation subset is recorded before any training
@@ -163,7 +182,8 @@ def retrain(
     names = project.schema.landmarks
     emit({"event": "start", "device": str(device), "reason": reason, "precision": precision,
           "processes": ranks.world_size, "parent": parent, "current": current,
-          "n_train": len(train), "n_val": len(val), "validation": validation, "settings": settings.to_dict()})
+          "n_train": len(train), "n_val": len(val), "validation": validation, "settings": settings.to_dict(),
+          "resumed": claimed is not None})
 
     if parent is not None:
         loaded = load_model(registry.path(parent), "cpu", expected_schema=project.schema)
@@ -186,8 +206,15 @@ def retrain(
     stages = [s for s in settings.stages if s == "global" or patch_net is not None]
     fine = patch_net.config.fine_scale if patch_net is not None and "patch" in stages else None
     items = cache_images(train, tuple(global_net.config.input_size), fine)
-    work = registry.root / f".work-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}"
-    work.mkdir(parents=True, exist_ok=True)
+    if claimed is not None:
+        work, record = claimed
+        if record.parent != parent or record.train_ids != [s.id for s in train]:
+            shutil.rmtree(work, ignore_errors=True)
+            raise RegistryError("the reviewed images or the model changed since the interrupted training; "
+                                "start a new run without --resume")
+    else:
+        record = RunRecord(parent, settings.to_dict(), [s.id for s in train], started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        work = start_run(registry, record)  # also removes the folders of killed runs (pid gone); a live run's stay
     stopped, histories = {}, {}
     try:
         for stage in stages:
@@ -214,8 +241,13 @@ def retrain(
                 emit({"event": "epoch", "stage": stage, **r.to_dict()})
 
             checkpoint = work / f"{stage}.pt"
+            if stage in record.stages_done and checkpoint.exists():  # trained before the run was killed
+                model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+                model.to("cpu").eval()
+                stopped[stage], histories[stage] = "completed before the interruption", []
+                continue
             try:
-                result = run_training(runner, config, checkpoint, device, progress=report, cancel=cancel, resume=False)
+                result = run_training(runner, config, checkpoint, device, progress=report, cancel=cancel, resume=claimed is not None)
             except TrainingDiverged as exc:
                 raise TrainingDiverged(f"{exc} in the {stage} stage; nothing was published. Try a lower "
                                        f"learning rate or fewer epochs, or check the corrected points") from exc
@@ -225,6 +257,8 @@ def retrain(
             if checkpoint.exists():
                 model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
             model.to("cpu").eval()
+            if ranks.is_main:
+                finish_stage(work, record, stage)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -260,7 +294,10 @@ def retrain(
         emit({"event": "evaluate", "version": version, "n_val": len(val)})
         after = compact(evaluate_model(tmp_model, val, names, "cpu"))
         worse = worse_images(before, after) if before else []
-        verdict = judge(before, after, on_training_images=validation != "locked").to_dict()
+        informative = int(after.get("n_informative") or 0)
+        more = images_to_settle(len(reviewed), len(val), informative)
+        settle = f"correct {more} more image{'s' if more != 1 else ''} and train again (they join the validation subset)"
+        verdict = judge(before, after, on_training_images=validation != "locked", settle=settle).to_dict()
         adoptable = verdict["adoptable"]
         seconds = time.monotonic() - t0
         tmp_card = read_card(tmp_model)

@@ -3,8 +3,11 @@
 ``v0`` is the bundled model of the project's schema (when there is one); every
 retraining run publishes the next ``vN``. A version is built in a hidden
 temporary folder and renamed into place in one ``os.rename``, so a reader
-never sees a half-written version; a crash leaves only a ``.tmp-*`` folder,
-removed on the next publish. Versions are never overwritten or deleted here.
+never sees a half-written version; a crash leaves only a ``.tmp-*`` folder
+(or a training run's ``.work-*`` scratch folder). Each scratch folder's name ends
+in the id of the process that made it: the next run removes those of processes
+that are gone, never another live run's (:meth:`ModelRegistry.remove_stale_scratch`).
+Versions are never overwritten or deleted here.
 The project file records which version is current (``Project.learning["current"]``).
 """
 
@@ -13,18 +16,31 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from core.atomic import fsync_dir
 from core.modelfile import ModelFileError, read_card, resolve_model, save_model
+from core.project.lock import pid_alive
 
-__all__ = ["BUNDLED", "ModelRegistry", "RegistryError", "registry_dir"]
+__all__ = ["BUNDLED", "ModelRegistry", "RegistryError", "registry_dir", "scratch_pid"]
 
 BUNDLED = "v0"
 _VERSION = re.compile(r"^v(\d+)$")
+#: ``.tmp-v3-1234`` (publishing) and ``.work-20261203T091500123456-1234`` (training): the last number is the pid.
+_SCRATCH = re.compile(r"^\.(?:tmp|work)-.*?(?:-(\d+))?$")
+#: A scratch folder without a pid (written before names carried one) is stale after this long.
+_STALE_SECONDS = 24 * 3600
+
+
+def scratch_pid(name: str) -> int | None:
+    """The process id at the end of a scratch folder's name; None for other names or older ones without."""
+    m = _SCRATCH.match(name)
+    return int(m.group(1)) if m is not None and m.group(1) is not None else None
 
 
 class RegistryError(ValueError):
@@ -79,6 +95,76 @@ class ModelRegistry:
     def card(self, version: str) -> dict:
         return read_card(self.path(version))
 
+    def trained_ids(self) -> set[str]:
+        """Ids of the project images any version of this registry was trained on (from the cards)."""
+        ids: set[str] = set()
+        for version in self.versions():
+            if version == BUNDLED:
+                continue
+            try:
+                images = (self.card(version).get("training") or {}).get("images") or []
+            except (ModelFileError, OSError, ValueError, AttributeError):
+                continue  # an unreadable card trains nothing we can name
+            ids.update(str(im["id"]) for im in images if isinstance(im, dict) and "id" in im)
+        return ids
+
+    def scratch_dir(self, kind: str) -> Path:
+        """A new scratch folder name for this process (``kind``: ``work`` or ``tmp``), not yet created."""
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time_ns() % 1_000_000_000:09d}"
+        return self.root / f".{kind}-{stamp}-{os.getpid()}"
+
+    @contextmanager
+    def training_lock(self) -> Iterator[None]:
+        """Held for a whole training run: a second run of the same project (another window, a
+        command line) is refused with one line instead of racing this one to publish. A lock
+        left by a process that is gone is taken over."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / ".training.lock"
+        for _ in range(3):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(path.read_text(encoding="ascii").strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and pid != os.getpid() and pid_alive(pid):
+                    raise RegistryError(f"another training of this project is running (process {pid}); "
+                                        f"wait for it to finish or cancel it") from None
+                path.unlink(missing_ok=True)  # a killed run's lock: take it over
+                continue
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(str(os.getpid()))
+            break
+        else:
+            raise RegistryError(f"{path.name}: could not take the training lock (the folder keeps changing)")
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+    def remove_stale_scratch(self) -> list[str]:
+        """Remove the ``.tmp-*`` / ``.work-*`` folders of processes that are gone (a killed
+        training or publish); another live process's folders stay. Returns the names removed."""
+        removed = []
+        if not self.root.is_dir():
+            return removed
+        for entry in self.root.iterdir():
+            if _SCRATCH.match(entry.name) is None or not entry.is_dir():
+                continue
+            pid = scratch_pid(entry.name)
+            if pid is not None:
+                stale = pid != os.getpid() and not pid_alive(pid)
+            else:
+                try:
+                    stale = time.time() - entry.stat().st_mtime > _STALE_SECONDS
+                except OSError:
+                    continue
+            if stale:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry.name)
+        return removed
+
     def next_version(self) -> str:
         numbers = [int(v[1:]) for v in self.versions()]
         return f"v{max(numbers, default=0) + 1}"
@@ -113,8 +199,7 @@ class ModelRegistry:
         exception there publishes nothing.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        for leftover in self.root.glob(".tmp-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+        self.remove_stale_scratch()  # a killed publish's folder; never another live process's
         for _ in range(5):  # another process may publish the same number at the same moment
             version = self.next_version()
             tmp = self.root / f".tmp-{version}-{os.getpid()}"

@@ -11,12 +11,15 @@ The validation subset is chosen once, from the reviewed images, stratified by
 how far the reviewer moved the model's points (easy and hard images in the
 same proportion), and recorded in the project (``Project.learning["val_ids"]``);
 later runs reuse it, so every model is measured on the same images. Images
-reviewed later join the training set, never the validation subset.
+reviewed later join the training set; while the subset is smaller than the
+reviewed images call for, a retraining run first tops it up from the newly
+reviewed images that no version has trained on (:func:`locked_validation`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,7 @@ import numpy as np
 from core.project import ImageRecord, Project
 from core.training.datasets import Sample
 
-__all__ = ["VAL_FRACTION", "is_reviewed", "locked_validation", "review_points", "sample_of", "training_split"]
+__all__ = ["VAL_FRACTION", "accepted_points", "images_to_settle", "is_reviewed", "prepare_validation", "locked_validation", "review_points", "sample_of", "training_split"]
 
 VAL_FRACTION = 0.2  # of the reviewed images when the subset is first chosen
 MIN_TRAIN = 2  # the subset never takes so many that fewer than this are left to train on
@@ -49,9 +52,16 @@ def review_points(image: ImageRecord, names: tuple[str, ...]) -> np.ndarray:
     return points
 
 
+def accepted_points(image: ImageRecord, names: tuple[str, ...]) -> np.ndarray:
+    """(K,) bool: landmarks whose position a model placed and a person accepted as it is (verified,
+    or left on a signed-off image). They score every model by ``validation.censor``, not as exact truth."""
+    return np.array([image.landmarks[n].state.has_position and image.landmarks[n].from_model for n in names], dtype=bool)
+
+
 def sample_of(image: ImageRecord, names: tuple[str, ...]) -> Sample:
     """A training :class:`Sample` from a reviewed image (id = the project's image id)."""
-    return Sample(id=image.id, image_path=Path(image.path), points=review_points(image, names), spacing=image.spacing)
+    return Sample(id=image.id, image_path=Path(image.path), points=review_points(image, names), spacing=image.spacing,
+                  accepted=accepted_points(image, names))
 
 
 def _difficulty(image: ImageRecord) -> float:
@@ -61,46 +71,85 @@ def _difficulty(image: ImageRecord) -> float:
     return float(np.mean(moves)) if moves else 0.0
 
 
-def _choose(reviewed: list[ImageRecord], fraction: float) -> list[str]:
-    """Stratified pick: sort by difficulty, take one image from each of ``n`` equal strata (middle one)."""
-    n = max(1, round(len(reviewed) * fraction))
-    if len(reviewed) >= 3 * MIN_VAL:
+def _size(n_reviewed: int, fraction: float) -> int:
+    """How many validation images ``n_reviewed`` reviewed images call for (0 when too few)."""
+    n = max(1, round(n_reviewed * fraction))
+    if n_reviewed >= 3 * MIN_VAL:
         n = max(n, MIN_VAL)
-    n = min(n, len(reviewed) - MIN_TRAIN)
+    return max(0, min(n, n_reviewed - MIN_TRAIN))
+
+
+def _pick(images: list[ImageRecord], n: int) -> list[str]:
+    """Stratified pick: sort by difficulty, take one image from each of ``n`` equal strata (middle one)."""
     if n <= 0:
         return []
-    ordered = sorted(reviewed, key=lambda im: (_difficulty(im), im.id))
+    ordered = sorted(images, key=lambda im: (_difficulty(im), im.id))
     edges = np.linspace(0, len(ordered), n + 1)
     return sorted(ordered[int((edges[i] + edges[i + 1]) // 2)].id for i in range(n))
 
 
-def locked_validation(project: Project, fraction: float = VAL_FRACTION) -> list[str]:
+def locked_validation(project: Project, fraction: float = VAL_FRACTION, untrained: Collection[str] | None = None) -> list[str]:
     """The project's locked validation image ids, choosing (and recording) them on first use.
 
     Chosen once there are at least ``MIN_TRAIN + 1`` reviewed images; until then
     ``[]`` (runs then report training-set metrics, and say so). Recording it
     marks the project dirty: the caller saves. A read-only project gets the
     choice without recording it.
+
+    ``untrained`` (a retraining run passes the reviewed images no model version has trained
+    on) lets a subset chosen when few images were reviewed grow to the size the reviewed
+    images now call for, from those images only: a subset locked at 1 image of 4 would
+    otherwise keep every later verdict inconclusive. Images any version trained on never
+    join it, and no image ever leaves it.
     """
     record = project.learning
-    if record.get("val_ids"):
-        return list(record["val_ids"])
+    locked = list(record.get("val_ids") or [])
     reviewed = [im for im in project.images if is_reviewed(im)]
-    ids = _choose(reviewed, fraction)
+    if not locked:
+        ids = _pick(reviewed, _size(len(reviewed), fraction))
+        note = f"locked validation subset: {len(ids)} images"
+    elif untrained is not None:
+        candidates = [im for im in reviewed if im.id in set(untrained) and im.id not in set(locked)]
+        extra = _pick(candidates, min(_size(len(reviewed), fraction) - len(locked), len(candidates)))
+        ids = sorted(locked + extra)
+        note = f"validation subset grown by {len(extra)} newly reviewed images to {len(ids)}"
+        if not extra:
+            return locked
+    else:
+        return locked
     if ids and not project.read_only:
         record["val_ids"] = ids
-        project.set_learning(record, note=f"locked validation subset: {len(ids)} images")
+        project.set_learning(record, note=note)
     return ids
 
 
-def training_split(project: Project) -> tuple[list[Sample], list[Sample]]:
+def images_to_settle(n_reviewed: int, n_val: int, n_informative: int, needed: int = MIN_VAL, fraction: float = VAL_FRACTION) -> int:
+    """How many more corrected images would let the validation subset hold ``needed`` images with
+    corrected points, if each joins it while it is below its size (:func:`locked_validation`)."""
+    for more in range(1, 10_000):
+        if _size(n_reviewed + more, fraction) - n_val >= needed - n_informative:
+            return more
+    return 10_000
+
+
+def prepare_validation(project: Project) -> list[str]:
+    """The locked subset before a training run: chosen on first use, else topped up from the
+    reviewed images no version of the project's registry has trained on (:func:`locked_validation`).
+    The caller saves (the app does, since its trainer subprocess opens the project read-only)."""
+    from core.learning.registry import ModelRegistry
+
+    reviewed = {im.id for im in project.images if is_reviewed(im)}
+    return locked_validation(project, untrained=reviewed - ModelRegistry(project.path, project.schema.name).trained_ids())
+
+
+def training_split(project: Project, untrained: Collection[str] | None = None) -> tuple[list[Sample], list[Sample]]:
     """(train, val) samples: reviewed images outside / inside the locked validation subset.
 
     Validation images that are no longer reviewed (a verification taken back)
-    or were removed are left out of both.
+    or were removed are left out of both. ``untrained``: see :func:`locked_validation`.
     """
     names = project.schema.landmarks
-    val_ids = set(locked_validation(project))
+    val_ids = set(locked_validation(project, untrained=untrained))
     train, val = [], []
     for image in project.images:
         if not is_reviewed(image):

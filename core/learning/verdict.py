@@ -12,9 +12,11 @@ interval of the MRE change. Outcomes:
 - ``worse``: the MRE went up (``after > before``). This is the issue-4 rule
   "never adopted automatically when worse on the locked validation set", kept
   exactly: a worse version is never adoptable, however wide the interval;
-- ``inconclusive``: not worse, but the interval includes 0, or fewer than
-  ``MIN_IMAGES`` validation images, or measured on the training images (no
-  locked subset yet). The user may still accept it, knowing why it is uncertain;
+- ``inconclusive``: not worse, but the interval includes 0, or measured on the
+  training images (no locked subset yet); and, whichever way the MRE went, fewer
+  than ``MIN_IMAGES`` validation images, or fewer than that with a point a person
+  placed or moved (unless worse by more than the acceptance radius: ADR 0005).
+  The user may still accept it, knowing why it is uncertain;
 - ``first``: nothing to compare with (the project had no model).
 
 ``adoptable`` is ``outcome != "worse"``. Changes are in px, and in mm when
@@ -27,6 +29,8 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from core.learning.validation import ACCEPT_RADIUS_MM
 
 __all__ = ["MIN_IMAGES", "Verdict", "judge"]
 
@@ -100,12 +104,17 @@ def bootstrap_interval(diffs: np.ndarray, n: int = N_BOOTSTRAP, seed: int = SEED
 
 
 def judge(before: dict | None, after: dict, on_training_images: bool = False,
-          min_images: int = MIN_IMAGES) -> Verdict:
+          min_images: int = MIN_IMAGES, settle: str = "") -> Verdict:
     """The verdict for ``after`` against ``before``: ``validation.compact`` summaries (with ``per_image``).
 
     ``before`` None: the project had no model (``first``, adoptable).
     ``on_training_images``: the summaries measured the training images (no
     locked subset yet), which flatter the new version: never ``better``.
+    Fewer than ``min_images`` validation images, or fewer than that with a point a
+    person placed or moved (``n_informative``; accepted points only say "within the
+    tolerance"), give ``inconclusive`` whichever way the MRE went, unless the new
+    version is worse by more than the acceptance radius (a change no reviewer would
+    accept; ``validation.ACCEPT_RADIUS_MM``); ``settle`` says what would settle it.
     """
     n = int(after.get("n_images") or 0)
     if before is None or before.get("mre_px") is None:
@@ -118,13 +127,24 @@ def judge(before: dict | None, after: dict, on_training_images: bool = False,
         change = float(diffs.mean())
         low, high = bootstrap_interval(diffs)
     evidence = dict(n_images=n, unit=unit if len(diffs) else None, change=change, low=low, high=high)
-    if after["mre_px"] > before["mre_px"]:
+    higher = after["mre_px"] > before["mre_px"]
+    informative = after.get("n_informative")
+    few = ""
+    if not on_training_images and n < min_images:
+        few = f"only {_images(n)} (fewer than {min_images})"
+    elif not on_training_images and informative is not None and informative < min_images:
+        few = (f"only {informative} of the {_images(n)} with points a person placed or moved (fewer than {min_images}); "
+               f"accepted predictions only say a point is within the tolerance")
+    if few:
+        obvious = ACCEPT_RADIUS_MM if unit == "mm" else after.get("accept_radius_px")
+        if higher and change is not None and obvious is not None and change > obvious:
+            return Verdict("worse", False, reason=f"{few}, but worse by more than the acceptance radius", **evidence)
+        return Verdict("inconclusive", True, reason=few + (f"; {settle}" if settle else ""), **evidence)
+    if higher:
         return Verdict("worse", False, reason=f"higher MRE on the {_images(n)} than the current model", **evidence)
     if on_training_images:
         return Verdict("inconclusive", True, reason="measured on the training images (no locked validation "
                        "subset yet)", **evidence)
-    if n < min_images:
-        return Verdict("inconclusive", True, reason=f"only {_images(n)} (fewer than {min_images})", **evidence)
     if high is not None and high < 0:
         return Verdict("better", True, reason=f"lower MRE on the {_images(n)}", **evidence)
     return Verdict("inconclusive", True, reason=f"{_images(n)}; the interval includes no change", **evidence)

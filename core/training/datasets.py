@@ -42,6 +42,9 @@ class Sample:
     split: str | None = None
     mask_path: Path | None = None
     observers: np.ndarray | None = None  # (n_observers, K, 2) when several annotators
+    #: (K,) bool: positions a person accepted as a model placed them (project reviews): the truth lies
+    #: within the reviewer's tolerance of them, where exactly is unknown (core.learning.validation)
+    accepted: np.ndarray | None = None
 
 
 @dataclass

@@ -196,8 +196,10 @@ def test_report_shows_the_verdict_with_its_uncertainty(qtbot):
         return {"n_images": len(per_image), "mre_px": sum(per_image) / len(per_image), "mre_mm": None,
                 "per_image": {f"i{k}": v for k, v in enumerate(per_image)}, "per_landmark": []}
 
-    before = summary([10.0, 12.0, 9.0, 11.0])
-    for after, outcome, enabled in (([9.8, 11.9, 9.1, 10.8], "inconclusive", True), ([11.0, 13.0, 10.0, 12.0], "worse", False)):
+    cases = (([10.0, 12.0, 9.0, 11.0], [9.8, 11.9, 9.1, 10.8], "inconclusive", True),  # 4 images: never worse or better
+             ([10.0, 12.0, 9.0, 11.0, 10.0, 13.0], [11.0, 13.0, 10.0, 12.0, 11.0, 14.0], "worse", False))
+    for before_images, after, outcome, enabled in cases:
+        before = summary(before_images)
         verdict = judge(before, summary(after)).to_dict()
         assert verdict["outcome"] == outcome
         dialog = ReportDialog({"version": "v3", "before": before, "after": summary(after), "adoptable": verdict["adoptable"],

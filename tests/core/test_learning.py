@@ -231,12 +231,13 @@ def test_cli_project_train_models_adopt(tmp_path, capsys):
     assert {e["stage"] for e in epochs} == {"global", "patch"} and all("val_mre_px" in e for e in epochs)
     done = events[-1]
     assert done["event"] == "done" and done["version"] == "v1" and isinstance(done["adoptable"], bool)
-    # One validation image: whatever it shows, the verdict cannot be "better".
+    # One validation image: whatever it shows, the verdict cannot be "better"; it says what would settle it.
     verdict = done["verdict"]
     assert verdict["n_images"] == 1 and verdict["adoptable"] == done["adoptable"]
     assert verdict["outcome"] == "worse" if not done["adoptable"] else verdict["text"].startswith(
-        "inconclusive: only 1 validation image (fewer than 5); change ")
-    assert set(done["before"]) == set(done["after"]) == {"mre_px", "mre_mm", "sdr", "per_landmark"}
+        "inconclusive: only 1 validation image (fewer than 5); correct 12 more images and train again")
+    assert set(done["before"]) == set(done["after"]) == {"mre_px", "mre_mm", "sdr", "per_landmark", "n_images", "n_informative",
+                                                         "accept_radius_px"}
     assert os.path.exists(done["model_path"])
     card = json.loads(Path(done["model_path"]).with_suffix(".json").read_text())
     assert card["parent_version"] == "v0" and len(card["training"]["images"]) == 2

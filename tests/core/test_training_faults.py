@@ -56,9 +56,12 @@ def test_trainer_killed_mid_run_changes_nothing(tmp_path):
         app.close()
     assert _snapshot(path) == before  # same bytes, no new version visible, same current model
     registry = ModelRegistry(path, "ceph19")
-    # What a kill legitimately leaves: the run's scratch folder (epoch checkpoints) beside the
-    # versions, hidden and never listed as a version.
-    assert all(p.name.startswith(".work-") for p in registry.root.iterdir())
+    # What a kill legitimately leaves: the run's scratch folder (epoch checkpoints, resumable with
+    # --resume) beside the versions, hidden and never listed as a version, and its training lock,
+    # naming a process that is gone (the next run takes it over).
+    left = sorted(p.name for p in registry.root.iterdir())
+    assert left[0] == ".training.lock" and (registry.root / left[0]).read_text() == str(child.pid)
+    assert len(left) == 2 and left[1].startswith(".work-") and left[1].endswith(f"-{child.pid}")
     with Project.open(path) as project:  # the trainer held no lock: nothing to recover
         assert not project.read_only and project.stale_lock is None and not project.dirty
 
