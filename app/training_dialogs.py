@@ -263,7 +263,10 @@ class VersionsDialog(QDialog):
             created = row.get("date") or row.get("created") or "—"
             self.table.setItem(r, 3, _item(str(created)[:16].replace("T", " "), align_right=False))
             mre = _item(_fmt(row.get("val_mre_px", metrics.get("mre_px"))))
-            mre.setToolTip(str(row.get("verdict") or ""))  # core.learning.verdict: outcome, 95 % interval
+            by = row.get("val_measured_by")
+            measured = f"measured in the run that trained {by}" if by else ""
+            # core.learning.verdict: outcome, 95 % interval; and which run measured the figure (v0's: its child's)
+            mre.setToolTip("\n".join(t for t in (str(row.get("verdict") or ""), measured) if t))
             self.table.setItem(r, 4, mre)
             self.table.setItem(r, 5, _item(str(row.get("title") or ""), MUTED, align_right=False))
         self.table.itemSelectionChanged.connect(self._update)

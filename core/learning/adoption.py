@@ -111,13 +111,23 @@ def version_rows(project: Project) -> list[dict]:
 
     registry = ModelRegistry(project.path, project.schema.name)
     current = current_version(project, registry)
-    rows = []
-    for version in registry.versions():
-        card = registry.card(version)
+    cards = {version: registry.card(version) for version in registry.versions()}
+    # Each run measures its parent ("before") and itself ("after") on the locked subset: every version,
+    # v0 included, shows its newest such figure (later runs may have measured it on a grown subset).
+    measured: dict[str, tuple[float, str]] = {}
+    for version, card in cards.items():
         val = (card.get("metrics") or {}).get("validation") or {}
+        for who, summary in ((val.get("before_version"), val.get("before")), (version, val.get("after"))):
+            mre = (summary or {}).get("mre_px") if isinstance(summary, dict) else None
+            if isinstance(who, str) and isinstance(mre, (int, float)):
+                measured[who] = (float(mre), version)
+    rows = []
+    for version, card in cards.items():
+        val = (card.get("metrics") or {}).get("validation") or {}
+        mre, run = measured.get(version, (None, None))
         rows.append({"version": version, "current": version == current, "parent": card.get("parent_version"),
                      "path": str(registry.path(version)), "date": card.get("date"), "title": card.get("title", ""),
-                     "val_mre_px": (val.get("after") or {}).get("mre_px"), "adoptable": val.get("adoptable"),
+                     "val_mre_px": mre, "val_measured_by": run, "adoptable": val.get("adoptable"),
                      "verdict": (val.get("verdict") or {}).get("text"),
                      "imported": _installed_model(version, card)})
     return rows

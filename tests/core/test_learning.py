@@ -248,6 +248,9 @@ def test_cli_project_train_models_adopt(tmp_path, capsys):
     rows = json.loads(out)
     assert [r["version"] for r in rows] == ["v0", "v1"] and rows[0]["current"]
     assert rows[1]["verdict"] == done["verdict"]["text"] and rows[0]["verdict"] is None
+    # every version shows its validation figure, v0's from the run that compared v1 with it
+    assert rows[0]["val_mre_px"] == done["before"]["mre_px"] and rows[0]["val_measured_by"] == "v1"
+    assert rows[1]["val_mre_px"] == done["after"]["mre_px"] and rows[1]["val_measured_by"] == "v1"
     code, _, err = _cli(capsys, "adopt", "--project", p, "v7")
     assert code == 2 and "no model version v7" in err
     code, out, err = _cli(capsys, "adopt", "--project", p, "v1", "--force", "--json")
