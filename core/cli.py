@@ -254,9 +254,29 @@ def _train_recipe(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Every subcommand with one line, for ``anatomark --help`` (some have parsers of their own modules).
+COMMAND_SUMMARY = {
+    "predict": "predict landmarks for images",
+    "evaluate": "measure a model on a dataset folder",
+    "train": "train a model from a recipe, or a project's model (--project)",
+    "models": "list the bundled models, or a project's versions (--project)",
+    "simulate-review": "corrections per image a careful reviewer needs, with and without re-prediction",
+    "calibrate": "calibrate a model's uncertainty regions",
+    "project": "create a project, add or import images (project new|add|import)",
+    "adopt": "make a version the project's model",
+    "export": "export a project's landmarks (CSV, COCO, labelme, ISBI, DICOM SR)",
+    "experiment": "train and evaluate one model-zoo configuration",
+    "experiment-report": "tabulate experiment results",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="anatomark", description="Anatomical landmarks on X-rays. Without a subcommand, starts the desktop app "
-                                     "(anatomark --smoke-test: check an installation on the demo, print one JSON line).")
+    commands = "\n".join(f"  {name:<18} {COMMAND_SUMMARY[name]}" for name in SUBCOMMANDS)
+    parser = argparse.ArgumentParser(prog="anatomark", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     description="Anatomical landmarks on X-rays. Without a subcommand, or with image or project "
+                                     "files, starts the desktop app (anatomark --smoke-test: check an installation on the demo, "
+                                     "print one JSON line).",
+                                     epilog=f"commands (anatomark COMMAND --help for each):\n{commands}")
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("predict", help="predict landmarks for images")
     p.add_argument("images", nargs="+", help="DICOM, PNG, JPEG, TIFF or BMP files")
@@ -317,8 +337,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _mistyped_command(word: str) -> str | None:
+    """The one-line error for a first argument that is neither a command nor a file the app could
+    open (``anatomark simulat-review``: no such file, no extension, no folder); None otherwise."""
+    path = Path(word)
+    if word in SUBCOMMANDS or word.startswith("-") or path.exists() or path.suffix or len(path.parts) > 1:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(word, SUBCOMMANDS, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"anatomark: unknown command '{word}' (and no such file); {hint}commands: {', '.join(SUBCOMMANDS)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and (message := _mistyped_command(argv[0])):
+        print(message, file=sys.stderr)
+        return EXIT_USAGE
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")) or argv[0] in APP_FLAGS:
         from app.main import main as app_main
 

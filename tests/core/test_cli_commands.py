@@ -1,0 +1,34 @@
+"""The command line's front door: a mistyped command is an error, --help lists every command."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.cli import COMMAND_SUMMARY, SUBCOMMANDS, main
+
+
+def test_a_mistyped_command_is_one_line_naming_the_closest_command(capsys):
+    assert main(["simulat-review", "--model", "ceph19", "--json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "unknown command 'simulat-review'" in err and "did you mean 'simulate-review'?" in err and "predict" in err
+
+
+def test_files_still_open_the_app(tmp_path, monkeypatch):
+    opened = []
+    monkeypatch.setattr("app.main.main", lambda argv: opened.append(argv) or 0)
+    image = tmp_path / "scan"  # an existing file without extension (a DICOM, say)
+    image.write_bytes(b"x")
+    for argv in ([str(image)], ["missing.png"], [str(tmp_path / "sub" / "x")]):
+        assert main(argv) == 0
+    assert len(opened) == 3
+
+
+def test_help_lists_every_command(capsys):
+    assert set(COMMAND_SUMMARY) == set(SUBCOMMANDS)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in SUBCOMMANDS:
+        assert f"\n  {name} " in out
