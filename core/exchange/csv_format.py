@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import Counter
 from pathlib import Path
 
 from core.exchange.common import ExchangeError, ExportRow, ImportedImage, check_state, number, read_text, write_text
@@ -44,7 +45,7 @@ def read(path: Path, schema) -> list[ImportedImage]:
     header = [h.strip() for h in rows[0]]
     if not header or header[0].lower() not in ("id", "image", "file"):
         raise ExchangeError(f"{path.name}: the first column must be 'id' (the image file name)")
-    twice = sorted({h for h in header if header.count(h) > 1})
+    twice = sorted(h for h, n in Counter(header).items() if n > 1)  # one pass: headers may have 200k columns
     if twice:
         raise ExchangeError(f"{path.name}: column {twice[0][:40]!r} appears twice")
     col = {h: i for i, h in enumerate(header)}

@@ -325,3 +325,30 @@ def test_export_then_import_of_every_format_is_accepted(tmp_path, jsrt_free_proj
     for fmt, out in (("csv", "x.csv"), ("coco", "x.json"), ("labelme", "lm"), ("isbi", "isbi")):
         export_project(project, fmt, tmp_path / out)
         assert import_file(project, tmp_path / out, fmt).images == 2, fmt
+
+
+@pytest.mark.parametrize("duplicate", [False, True])
+def test_a_csv_200k_columns_wide_is_refused_at_once(tmp_path, jsrt_free_project, duplicate):
+    """Issue 18: the duplicate-column check counted each column over the whole header (quadratic:
+    200k columns never finished). Run in a thread with a generous hang guard, not a speed target."""
+    import threading
+
+    project, _ = jsrt_free_project
+    header = ["id"] + [f"c{i}" for i in range(200_000)] + (["c7"] if duplicate else [])
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(header) + "\n" + ",".join(["x"] * len(header)) + "\n")
+    outcome: list[BaseException] = []
+    worker = threading.Thread(target=lambda: outcome.append(_refusal(project, path)), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the import of a 200k-column CSV did not end"
+    message = str(outcome[0])
+    assert ("appears twice" in message) if duplicate else ("names no landmark" in message)
+
+
+def _refusal(project, path: Path) -> BaseException:
+    try:
+        import_file(project, path, "csv")
+    except ExchangeError as exc:
+        return exc
+    raise AssertionError("a 200k-column CSV was accepted")
