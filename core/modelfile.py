@@ -3,7 +3,9 @@
 Weights are a flat ``state_dict`` loaded only with ``torch.load(weights_only=True)``;
 the card says what the weights are (schema, architecture, data, metrics,
 parent version) and carries the weights' SHA-256, so a truncated, swapped or
-foreign file is refused before any tensor is used.
+foreign file is refused before any tensor is used. The card itself is untrusted
+input (``core.card_checks``): bounded, every field checked, and bound to the
+weights it was saved with.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from pathlib import Path
 import torch
 
 from core.atomic import atomic_write_bytes, atomic_write_text
+from core.card_checks import CardError, card_binding, check_card, parse_card
 from core.models import PatchNet, PatchNetConfig, build_global_net
 from core.resources import models_dir
 from core.schema import LandmarkSchema, SchemaError
 
 FORMAT_VERSION = 1
 INTENDED_USE = "research use, not for clinical decisions"
+#: The entry of a weights file that holds its card's ``binding`` (``core.card_checks.card_binding``);
+#: files saved before it existed have none and load on the card checks alone.
+BINDING_KEY = "__anatomark_card_binding__"
 
 
 class ModelFileError(Exception):
@@ -78,10 +84,11 @@ def resolve_model(name_or_path: str | Path) -> Path:
 def save_model(path: str | Path, state_dict: dict[str, torch.Tensor], card: dict) -> Path:
     """Publish weights then card atomically; fills ``format_version`` and ``weights_sha256``."""
     pt = Path(path).with_suffix(".pt")
+    binding = card_binding(card)
     buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, buffer)
+    torch.save({BINDING_KEY: binding} | {k: v.detach().cpu().contiguous() for k, v in state_dict.items() if k != BINDING_KEY}, buffer)
     data = buffer.getvalue()
-    card = dict(card, format_version=FORMAT_VERSION, weights_sha256=_sha256(data))
+    card = dict(card, format_version=FORMAT_VERSION, weights_sha256=_sha256(data), binding=binding)
     card.setdefault("intended_use", INTENDED_USE)
     atomic_write_bytes(pt, data)
     atomic_write_text(pt.with_suffix(".json"), json.dumps(card, indent=1, sort_keys=False) + "\n")
@@ -92,10 +99,12 @@ def read_card(path: str | Path) -> dict:
     """The model card as a dict; ModelFileError when missing, unreadable or of an unknown format."""
     path = card_path(path)
     try:
-        card = json.loads(path.read_text(encoding="utf-8"))
+        card = parse_card(path.read_bytes())
     except FileNotFoundError as exc:
         raise ModelFileError(f"{path.name}: model card missing") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except CardError as exc:
+        raise ModelFileError(f"{path.name}: {exc}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path.name}: model card unreadable ({exc.__class__.__name__})") from exc
     if not isinstance(card, dict) or card.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path.name}: not an Anatomark model card of format {FORMAT_VERSION}")
@@ -140,11 +149,19 @@ def load_model(path: str | Path, device: torch.device | str = "cpu", expected_sc
     if expected_schema is not None and schema_hash(expected_schema) != schema_hash(schema):
         raise ModelFileError(f"{pt.name}: model is for schema {schema.name!r}, not {expected_schema.name!r}")
     try:
+        check_card(card, schema.n_landmarks)  # untrusted: sizes, counts, settings (core.card_checks)
+    except CardError as exc:
+        raise ModelFileError(f"{pt.name}: {exc}") from exc
+    try:
         state = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not our weights"
         raise ModelFileError(f"{pt.name}: weights refused by the safe loader ({exc.__class__.__name__})") from exc
     if not isinstance(state, dict):
         raise ModelFileError(f"{pt.name}: weights are not a state_dict ({type(state).__name__})")
+    bound = state.pop(BINDING_KEY, None)
+    if bound is not None and (bound != card_binding(card) or card.get("binding") != bound):
+        raise ModelFileError(f"{pt.name}: the model card was changed after the weights were saved "
+                             f"(its schema or architecture no longer match them)")
     arch = card.get("architecture", {})
     try:
         global_net = build_global_net(arch["global"])
@@ -198,6 +215,8 @@ def republish(src: str | Path, out: str | Path, card: dict) -> Path:
     if target.resolve() != pt.resolve():
         atomic_write_bytes(target, data)
     card = dict(card, format_version=FORMAT_VERSION, weights_sha256=old["weights_sha256"])
+    if "binding" in old:  # the weights keep theirs: the new card must say the same
+        card["binding"] = old["binding"]
     atomic_write_text(target.with_suffix(".json"), json.dumps(card, indent=1) + "\n")
     return target
 

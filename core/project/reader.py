@@ -8,6 +8,7 @@ written by a newer version, inconsistent inside), the caller gets one
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import h5py
 import numpy as np
 
 from core.project.errors import ProjectError, describe_os_error, display_name
-from core.project.layout import FORMAT_NAME, FORMAT_VERSION, LOG_DTYPE, StringTable
+from core.project.layout import CODE_STATES, FORMAT_NAME, FORMAT_VERSION, LOG_DTYPE, NO_STATE, NO_STRING, StringTable
 from core.project.packing import unpack_images
 from core.project.predictions import StoredPrediction, decode_heatmaps
 from core.project.records import ImageRecord
@@ -110,11 +111,42 @@ def _read(f: h5py.File) -> ProjectContents:
     log_rows = f["log"][()]
     if log_rows.dtype != LOG_DTYPE:
         log_rows = log_rows.astype(LOG_DTYPE)
+    check_log(log_rows, len(strings), len(names))
     predictions = _read_predictions(f["predictions"], strings, len(names))
     known = {im.id for im in images}
     if not set(predictions) <= known:
         raise ValueError("cached predictions for images the project does not have")
     return ProjectContents(attrs, schema, images, strings, log_rows, predictions)
+
+
+_TIME = re.compile(rb"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}:\d{2}|Z)?$")
+_IMAGE_ID = re.compile(rb"^[0-9a-f]{0,16}$")
+
+
+def check_log(rows: np.ndarray, n_strings: int, n_landmarks: int) -> None:
+    """Every history row readable: times ISO 8601, string codes in the table, landmark indexes in
+    the schema, states known, positions finite where the state has one. A garbled row would
+    otherwise open, be saved again and break reading the history later (issue 18); ValueError
+    names the first bad row."""
+    if not len(rows):
+        return
+    codes_ok = (rows["user"] >= 0) & (rows["user"] < n_strings) & (rows["action"] >= 0) & (rows["action"] < n_strings)
+    codes_ok &= (rows["note"] == NO_STRING) | ((rows["note"] >= 0) & (rows["note"] < n_strings))
+    landmark_ok = (rows["landmark"] >= -1) & (rows["landmark"] < n_landmarks)
+    known_states = np.array(sorted(CODE_STATES) + [NO_STATE])
+    positioned = np.array(sorted(code for code, state in CODE_STATES.items() if state.has_position))
+    ok = codes_ok & landmark_ok
+    for side in ("old", "new"):
+        state = rows[f"{side}_state"]
+        ok &= np.isin(state, known_states)
+        with np.errstate(invalid="ignore"):
+            xy = np.stack([rows[f"{side}_x"], rows[f"{side}_y"]], axis=1)
+        has = np.isin(state, positioned)
+        ok &= ~has | np.isfinite(xy).all(axis=1)
+        ok &= has | np.isnan(xy).all(axis=1) | (state == NO_STATE)
+    for i, (time, image) in enumerate(zip(rows["time"].tolist(), rows["image"].tolist())):
+        if not ok[i] or not _TIME.match(time) or not _IMAGE_ID.match(image):
+            raise ValueError(f"history row {i + 1} of {len(rows)} is garbled")
 
 
 def _read_predictions(g: h5py.Group, strings: StringTable, k: int) -> dict[str, StoredPrediction]:

@@ -306,3 +306,117 @@ def test_cli_predict_with_evil_model_exit_2(tmp_path, capsys, model_pair):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not marker.exists()
     assert read_card(pt)  # the card is still there, untouched
+
+
+# -- lying model cards (issue 18): the card is untrusted input ---------------------------------
+
+
+def _edit(pair: Path, change) -> dict:
+    card = _card(pair)
+    change(card)
+    return card
+
+
+def _set(path: str, value):
+    """A change that sets ``card[a][b]… = value`` for ``path`` 'a.b…'."""
+    def change(card):
+        *head, last = path.split(".")
+        target = card
+        for key in head:
+            target = target[key]
+        target[last] = value
+    return change
+
+
+def _chest_schema(card):
+    chest = json.loads(resolve_model("chest6").with_suffix(".json").read_text())
+    card["schema"] = chest["schema"]  # a valid schema with a correct hash, for 6 landmarks
+
+
+LYING_CARDS = [
+    ("deep-brackets", "[" * 200_000),
+    ("deep-objects", '{"a":' * 5_000 + "1" + "}" * 5_000),
+    ("huge", " " * (33 * 1024 * 1024) + "{}"),
+    ("input-size-60000", lambda p: _edit(p, lambda c: (_set("architecture.global.input_size", [60000, 60000])(c),
+                                                        _set("input_size", [60000, 60000])(c)))),
+    ("input-size-negative", lambda p: _edit(p, _set("architecture.global.input_size", [-8, 256]))),
+    ("input-size-text", lambda p: _edit(p, _set("architecture.global.input_size", ["160", 128]))),
+    ("input-size-one-side", lambda p: _edit(p, _set("architecture.global.input_size", [160]))),
+    ("input-size-float", lambda p: _edit(p, _set("architecture.global.input_size", [160.5, 128]))),
+    ("input-size-bool", lambda p: _edit(p, _set("architecture.global.input_size", [True, 128]))),
+    ("input-size-disagrees", lambda p: _edit(p, _set("input_size", [256, 256]))),
+    ("width-huge", lambda p: _edit(p, _set("architecture.global.width", 100_000))),
+    ("width-zero", lambda p: _edit(p, _set("architecture.global.width", 0))),
+    ("depth-50", lambda p: _edit(p, _set("architecture.global.depth", 50))),
+    ("refiner-hidden-huge", lambda p: _edit(p, _set("architecture.global.refiner_hidden", 10**9))),
+    ("landmarks-6-of-19", lambda p: _edit(p, _set("architecture.global.n_landmarks", 6))),
+    ("landmarks-text", lambda p: _edit(p, _set("architecture.global.n_landmarks", "19"))),
+    ("schema-swapped-hash-recomputed", lambda p: _edit(p, _chest_schema)),
+    ("adjacency-3x3", lambda p: _edit(p, _set("architecture.global.adjacency", [[1, 0, 0], [0, 1, 0], [0, 0, 1]]))),
+    ("adjacency-nan", lambda p: _edit(p, lambda c: c["architecture"]["global"]["adjacency"][0].__setitem__(0, float("nan")))),
+    ("temperature-inf", lambda p: _edit(p, _set("architecture.global.temperature", float("inf")))),
+    ("patch-size-0", lambda p: _edit(p, _set("architecture.patch.patch_size", 0))),
+    ("patch-size-huge", lambda p: _edit(p, _set("architecture.patch.patch_size", 100_000))),
+    ("patch-fine-scale-0", lambda p: _edit(p, _set("architecture.patch.fine_scale", 0))),
+    ("patch-landmarks-wrong", lambda p: _edit(p, _set("architecture.patch.n_landmarks", 7))),
+    ("patch-not-object", lambda p: _edit(p, _set("architecture.patch", [1, 2]))),
+    ("global-missing", lambda p: _edit(p, _set("architecture", {"patch": None}))),
+    ("architecture-list", lambda p: _edit(p, _set("architecture", []))),
+    ("decoder-unknown", lambda p: _edit(p, _set("inference", {"decoder": "rm -rf /"}))),
+    ("patch-iterations-huge", lambda p: _edit(p, _set("inference", {"patch_iterations": 10**9}))),
+    ("confidence-radius-nan", lambda p: _edit(p, _set("inference", {"confidence_radius": float("nan")}))),
+    ("inference-list", lambda p: _edit(p, _set("inference", ["soft_argmax"]))),
+]
+
+
+@pytest.mark.parametrize(("name", "card"), LYING_CARDS, ids=[c[0] for c in LYING_CARDS])
+def test_lying_card_is_refused_before_anything_is_built(tmp_path, model_pair, name, card):
+    pt = _install(tmp_path, model_pair, card=card(model_pair) if callable(card) else card)
+    before = {p.name: _sha(p) for p in tmp_path.iterdir() if p.is_file()}
+    with pytest.raises(ModelFileError) as info:
+        load_model(pt, device="cpu")
+    message = _one_line(info.value)
+    assert message.startswith("m.") and len(message) < 400, message
+    assert {p.name: _sha(p) for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+@pytest.fixture(scope="module")
+def bound_pair(tmp_path_factory) -> Path:
+    """ceph19 saved by this version: its weights carry the card's binding."""
+    from core.modelfile import combined_state_dict, save_model
+
+    loaded = load_model(resolve_model("ceph19"))
+    card = {k: v for k, v in loaded.card.items() if k not in ("weights_sha256", "format_version", "binding")}
+    return save_model(tmp_path_factory.mktemp("bound") / "b.pt", combined_state_dict(loaded.global_net, loaded.patch_net), card)
+
+
+@pytest.mark.parametrize("change", ["temperature", "binding-dropped", "binding-forged"])
+def test_a_card_changed_after_saving_no_longer_matches_its_weights(tmp_path, bound_pair, change):
+    assert load_model(bound_pair).card["binding"]  # the pristine pair loads
+    card = _card(bound_pair)
+    if change == "temperature":  # a plausible value, within every bound: only the binding can tell
+        card["architecture"]["global"]["temperature"] = 2.0
+    elif change == "binding-dropped":
+        card.pop("binding")
+    else:
+        card["architecture"]["global"]["temperature"] = 2.0
+        from core.card_checks import card_binding
+
+        card["binding"] = card_binding(card)  # recomputed in the card, but the weights keep the old one
+    pt = _install(tmp_path, bound_pair, card=card)
+    with pytest.raises(ModelFileError, match="changed after the weights were saved"):
+        load_model(pt)
+
+
+def test_a_lying_card_never_becomes_a_project_version(tmp_path, model_pair, capsys):
+    from core import cli
+    from core.learning import ModelRegistry
+    from core.project import Project
+
+    pt = _install(tmp_path, model_pair, card=_edit(model_pair, _chest_schema))
+    project_path = tmp_path / "p.anatomark"
+    Project.create(project_path, "chest6").close()
+    code = cli.main(["adopt", "--project", str(project_path), "--model", str(pt)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "schema has 6" in err, err
+    assert ModelRegistry(project_path, "chest6").versions() == ["v0"]  # nothing published before it loaded
