@@ -39,8 +39,39 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 def test_readme_app_command_starts_the_app():
     command = readme_command("app")
-    assert command.startswith("python3 packaging/ensure_torch.py && ")
+    assert command.startswith("python3 packaging/ensure_qt_libs.py && python3 packaging/ensure_torch.py && ")
     assert command.endswith("&& anatomark")
+
+
+def test_readme_test_command_checks_the_offscreen_libraries_first():
+    assert readme_command("tests").startswith("python3 packaging/ensure_qt_libs.py --offscreen && ")
+
+
+def _ensure_qt_libs():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ensure_qt_libs", ROOT / "packaging" / "ensure_qt_libs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ensure_qt_libs_names_the_packages_of_what_is_missing():
+    mod = _ensure_qt_libs()
+    absent = {"libxcb-cursor.so.0", "libEGL.so.1"}
+    missing = mod.missing_packages({**mod.OFFSCREEN, **mod.XCB}, mod.CI_PROGRAMS,
+                                   load=lambda lib: lib not in absent, which=lambda prog: None if prog == "Xvfb" else "/usr/bin/x")
+    assert missing == {"libxcb-cursor.so.0": "libxcb-cursor0", "libEGL.so.1": "libegl1", "Xvfb": "xvfb"}
+    assert mod.install_line(sorted(set(missing.values()))) == "sudo apt-get install -y --no-install-recommends libegl1 libxcb-cursor0 xvfb"
+
+
+def test_ensure_qt_libs_passes_where_qt_runs():
+    """This suite runs Qt offscreen, so the offscreen set is loadable here (a real check, no mock)."""
+    result = subprocess.run([sys.executable, str(ROOT / "packaging" / "ensure_qt_libs.py"), "--offscreen", "--dry-run"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    if sys.platform.startswith("linux"):
+        assert "present" in result.stderr
 
 
 def test_ci_script_is_valid_bash():
