@@ -122,6 +122,12 @@ class LandmarkItem:
         """Sort key, largest first: a broken anatomical rule, then the score."""
         return self.broken, self.score
 
+    @property
+    def suspect(self) -> bool:
+        """Worth a look before signing the image off: it breaks an anatomical rule, or its combined
+        score reaches :data:`NOTABLE_Z` (as unusual as one strong signal)."""
+        return self.broken or self.score >= NOTABLE_Z
+
 
 @dataclass(frozen=True)
 class ImageItem:
@@ -138,6 +144,11 @@ class ImageItem:
     @property
     def reason(self) -> str:
         return self.landmarks[0].reason if self.landmarks else ""
+
+    @property
+    def suspects(self) -> tuple[LandmarkItem, ...]:
+        """The image's queued landmarks that are :attr:`LandmarkItem.suspect`, most urgent first."""
+        return tuple(m for m in self.landmarks if m.suspect)
 
 
 @dataclass

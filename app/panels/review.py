@@ -62,11 +62,16 @@ class ReviewPanel(QWidget):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setStyleSheet(f"color: {MUTED}; padding: 4px 6px;")
+        # What is left on the image in view, updated after every edit (and re-prediction).
+        self.image_line = QLabel()
+        self.image_line.setWordWrap(True)
+        self.image_line.setStyleSheet("padding: 4px 6px;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.detail)
+        layout.addWidget(self.image_line)
         layout.addWidget(self.summary)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -161,6 +166,21 @@ class ReviewPanel(QWidget):
         source = f"typical distances from {ref.source}" if ref is not None else "too few images for typical distances"
         return f"{len(items)} images, {n} landmarks to review (Q: next); {source}."
 
+    def _image_status(self, image_id: str | None) -> str:
+        """"This image: 2 suspects left: Gn, Pog (of 5 unreviewed)", or that nothing is left."""
+        if self.doc.project is None or image_id is None:
+            return ""
+        item = self.queue.image(image_id)
+        if item is None:
+            return "This image: nothing left to review."
+        suspects = item.suspects
+        unreviewed = f"{len(item.landmarks)} unreviewed"
+        if not suspects:
+            return f"This image: no suspects left ({unreviewed}, none unusual)."
+        names = ", ".join(m.name for m in suspects[:6]) + ("…" if len(suspects) > 6 else "")
+        plural = "s" if len(suspects) != 1 else ""
+        return f"This image: <b>{len(suspects)} suspect{plural} left</b>: {html.escape(names)} (of {unreviewed})."
+
     @staticmethod
     def _detail(item: QTreeWidgetItem | None) -> str:
         """"<image or landmark> — <the whole reason>" for the label under the tree."""
@@ -209,5 +229,7 @@ class ReviewPanel(QWidget):
                 self.tree.scrollToItem(target)
             self.detail.setText(self._detail(target))
             self.detail.setVisible(target is not None)
+            self.image_line.setText(self._image_status(image_id))
+            self.image_line.setVisible(bool(self.image_line.text()))
         finally:
             self._syncing = False

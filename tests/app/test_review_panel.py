@@ -66,3 +66,29 @@ def test_queue_orders_images_jumps_with_q_and_drops_what_was_verified(make_windo
     with qtbot.waitSignal(panel.updated, timeout=5000):
         window.actions.verify.trigger()  # sign the current image off: it leaves the queue
     assert doc.current_image_id not in {it.image_id for it in panel.queue.items}
+
+
+def test_the_panel_says_which_suspects_are_left_on_the_image_in_view(make_window, qtbot, shared_data, wait_for_predictions):
+    paths = [shared_data / "chest_jsrt" / "images" / f"JPCLN00{i}.png" for i in (1, 2)]
+    if not all(p.is_file() for p in paths):
+        pytest.skip("the JSRT chest images of ../shared/data are needed for this test")
+    window = make_window()
+    window.open_images(paths)
+    wait_for_predictions(qtbot, window)
+    doc, panel = window.doc, window.review_panel
+    image_id = doc.image_ids()[0]
+    with qtbot.waitSignal(panel.updated, timeout=5000):
+        doc.store_prediction(image_id, swapped_copy(doc, image_id, "R_apex", "L_apex"))
+    doc.select_image(image_id)
+    suspects = [m.name for m in panel.queue.image(image_id).suspects]
+    assert {"R_apex", "L_apex"} <= set(suspects)  # a left/right swap is always suspect
+    text = panel.image_line.text()
+    assert f"{len(suspects)} suspect" in text and "R_apex" in text and "L_apex" in text and "of 6 unreviewed" in text
+    for name in ("R_apex", "L_apex"):  # accepting each takes it off the line
+        doc.select_landmark(name)
+        with qtbot.waitSignal(panel.updated, timeout=5000):
+            qtbot.keyClick(window, Qt.Key.Key_A)
+    assert "R_apex" not in panel.image_line.text() and "of 4 unreviewed" in panel.image_line.text()
+    with qtbot.waitSignal(panel.updated, timeout=5000):
+        window.actions.verify.trigger()
+    assert panel.image_line.text() == "This image: nothing left to review."
