@@ -39,6 +39,8 @@ class ProjectDocument(QObject):
     prediction_stored = Signal(str)
     saved = Signal(str)
     error_raised = Signal(str)
+    #: A one-line notice for the status bar (nothing went wrong, but the user should know).
+    notice = Signal(str)
 
     def __init__(self, parent: QObject | None = None, autosave_ms: int = AUTOSAVE_MS) -> None:
         super().__init__(parent)
@@ -120,16 +122,22 @@ class ProjectDocument(QObject):
         """Add image files; returns the new ids. Failures are reported together, one line each."""
         if not self.require_editable():
             return []
-        added, failed = [], []
+        added, failed, already = [], [], []
         for path in paths:
             try:
                 radiograph = load_image(path)  # decoded once: the store and the viewer share it
-                image_id = self.project.add_image(Path(path), radiograph=radiograph).id
+                known = set(self.image_ids())
+                image = self.project.add_image(Path(path), radiograph=radiograph)
             except Exception as exc:
                 failed.append(f"{Path(path).name}: {one_line(exc)}")
                 continue
-            added.append(image_id)
-            self._remember(image_id, radiograph)
+            if image.id in known or image.id in added:  # same content: the store keeps one record
+                already.append(f"{Path(path).name} (same content as {Path(image.path).name})")
+                continue
+            added.append(image.id)
+            self._remember(image.id, radiograph)
+        if already:
+            self.notice.emit("Already in this project: " + "; ".join(already))
         if added:
             self.images_changed.emit()
             self.schedule_save()

@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         doc.current_landmark_changed.connect(self._on_current_landmark)
         doc.image_changed.connect(lambda _id: self._update_enabled())
         doc.saved.connect(lambda path: self.status.showMessage(f"Saved {Path(path).name}", 3000))
+        doc.notice.connect(lambda text: self.status.showMessage(text, 8000))
         doc.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
         viewer.point_dropped.connect(self._on_point_dropped)
         self.review_panel.jumped.connect(self._reveal_landmark)
@@ -296,8 +297,9 @@ class MainWindow(QMainWindow):
             self.open_images(paths)
 
     def open_images(self, paths: list[Path], schema_name: str = "chest6") -> None:
-        """Add images to the open project, or to a new one in the user data folder."""
-        if self.doc.project is None or self.doc.project.read_only:
+        """Add images to the open project, or to a new one in the user data folder (also when
+        the demo is open: the demo stays a demo)."""
+        if self.doc.project is None or self.doc.project.read_only or self._is_demo():
             if not self.new_project(new_project_path(Path(paths[0]).stem), schema_name, list(paths)):
                 return
             added = self.doc.image_ids()
@@ -306,6 +308,12 @@ class MainWindow(QMainWindow):
         # New images are predicted straight away, in the background: open, then correct.
         if added and self.doc.is_editable() and self.model_name(quiet=True):
             self._predict(added)
+
+    def _is_demo(self) -> bool:
+        from app.paths import demo_project_path
+
+        project = self.doc.project
+        return project is not None and Path(project.path).resolve() == demo_project_path().resolve()
 
     def save(self) -> None:
         self.doc.save()

@@ -54,3 +54,36 @@ def test_damaged_demo_is_set_aside_and_made_again(make_window, qtbot, wait_for_p
     assert window.doc.image_ids()
     assert list(demo_project_path().parent.glob("demo.damaged-*.anatomark"))
     assert window.errors.history == []
+
+
+def test_opening_images_from_the_demo_starts_a_new_project(make_window, qtbot, wait_for_predictions, jsrt_png):
+    """Issue 17: File ▸ Open Image(s) used to add the user's images to the demo project for good."""
+    window = make_window()
+    assert open_demo(window)
+    wait_for_predictions(qtbot, window)
+    demo_ids = window.doc.image_ids()
+    window.open_images([jsrt_png])
+    wait_for_predictions(qtbot, window)
+    assert window.doc.project.path != demo_project_path()
+    assert len(window.doc.image_ids()) == 1 and window.doc.image_ids() != demo_ids
+    window.doc.close_project()
+    from core.project import Project
+
+    with Project.open(demo_project_path(), read_only=True) as demo:  # the demo holds its sample only
+        assert [im.id for im in demo.images] == demo_ids
+
+
+def test_adding_an_image_already_in_the_project_says_so(make_window, qtbot, wait_for_predictions, jsrt_png, tmp_path):
+    import shutil
+
+    window = make_window()
+    window.open_images([jsrt_png])
+    wait_for_predictions(qtbot, window)
+    copy = tmp_path / "renamed.png"
+    shutil.copy(jsrt_png, copy)
+    notices = []
+    window.doc.notice.connect(notices.append)
+    assert window.doc.add_images([copy]) == []
+    assert len(window.doc.image_ids()) == 1
+    assert notices == [f"Already in this project: renamed.png (same content as {jsrt_png.name})"]
+    assert "Already in this project" in window.status.currentMessage()
