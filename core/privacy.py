@@ -141,6 +141,31 @@ def pseudonym(value: Any, key: bytes | str, tag: str = "PatientID") -> str:
     return "ANON-" + hmac.new(secret, text, hashlib.sha256).hexdigest()[:12].upper()
 
 
+#: Identifier parts shorter than this are not searched for inside other values ("M", "01").
+_MIN_INSIDE = 3
+
+
+def identifier_parts(values) -> set[str]:
+    """Upper-case identifiers to look for in other fields: each value, and each part of a person
+    name (``DOE^JOHN`` → ``DOE``, ``JOHN``) of at least three characters."""
+    parts = set()
+    for value in values:
+        text = str(value).strip().upper()
+        if len(text) >= _MIN_INSIDE:
+            parts.add(text)
+        parts.update(p for p in re.split(r"[\^=]", text) if len(p.strip()) >= _MIN_INSIDE)
+    return {p.strip() for p in parts}
+
+
+def repeats_identifier(value: Any, parts: set[str]) -> bool:
+    """True when text ``value`` is, or contains as a whole word, one of the identifier ``parts``
+    (Manufacturer "ZZHOSPITAL Imaging" when the institution is "ZZHOSPITAL")."""
+    if not isinstance(value, str) or not parts:
+        return False
+    text = value.strip().upper()
+    return any(text == p or re.search(r"(?<![A-Z0-9])" + re.escape(p) + r"(?![A-Z0-9])", text) for p in parts)
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, (str, bytes)) and not str(value).strip())
 
@@ -151,18 +176,18 @@ def anonymise_metadata(meta: Mapping[str, Any], key: bytes | str) -> dict:
     ``meta`` maps DICOM keywords (``PatientID``) or their snake_case spelling
     (``patient_id``) to values. Tags in :data:`PSEUDONYMISED_TAGS` become
     keyed pseudonyms (empty values stay empty); every other tag in
-    :data:`IDENTIFYING_TAGS` is removed, and so is any other text value equal
-    to an identifying one (Manufacturer == InstitutionName); everything else is kept.
+    :data:`IDENTIFYING_TAGS` is removed, and so is any other text value that equals or
+    contains an identifying one (:func:`repeats_identifier`); everything else is kept.
     ``burned_in_annotation`` is always present in the result (True/False), so
     an export can warn about text burned into the pixels.
     """
     out: dict = {}
-    identifying = {str(v).strip().upper() for n, v in meta.items() if _keyword(str(n)) and not _is_empty(v)}
+    identifying = identifier_parts(v for n, v in meta.items() if _keyword(str(n)) and not _is_empty(v))
     for name, value in meta.items():
         keyword = _keyword(str(name))
         if keyword is None:
-            # A harmless field repeating an identifier (Manufacturer == InstitutionName) goes too.
-            if name not in _BURNED_IN_KEYS and not (isinstance(value, str) and value.strip().upper() in identifying):
+            # A harmless field repeating or containing an identifier ("ZZHOSPITAL Imaging") goes too.
+            if name not in _BURNED_IN_KEYS and not repeats_identifier(value, identifying):
                 out[name] = value
             continue
         if keyword in PSEUDONYMISED_TAGS:

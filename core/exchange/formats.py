@@ -7,6 +7,8 @@ changing the project (the app turns the plan into one undo step);
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from core.exchange.common import EXPORT_FORMATS, IMPORT_FORMATS, ExchangeError, export_rows
@@ -39,9 +41,35 @@ def export_project(project, fmt: str, out: Path | str, include_identifiers: bool
     rows = export_rows(project, include_identifiers, reviewed_only)
     if not rows:
         raise ExchangeError("no image of the project is reviewed yet: nothing to export")
-    if fmt == "dicom-sr":
-        return module.export(project, Path(out), rows, include_identifiers=include_identifiers)
-    return module.export(project, Path(out), rows)
+    out = Path(out)
+    extra = {"include_identifiers": include_identifiers} if fmt == "dicom-sr" else {}
+    if fmt in FILE_FORMATS:
+        return module.export(project, out, rows, **extra)  # one file, published atomically
+    return _all_or_nothing(out, lambda folder: module.export(project, folder, rows, **extra))
+
+
+#: Formats that write one file; the others write a folder of files.
+FILE_FORMATS = ("csv", "coco")
+
+
+def _all_or_nothing(out: Path, write) -> list[Path]:
+    """Run ``write(folder)`` into a hidden sibling of ``out``, and only when every file is written move
+    them into ``out``: an export that fails midway (disk full, a bad point) leaves ``out`` as it was,
+    never old and new files mixed."""
+    scratch = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        written = write(scratch)
+        out.mkdir(parents=True, exist_ok=True)
+        final = []
+        for path in written:
+            target = out / path.relative_to(scratch)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+            final.append(target)
+        return final
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def read_file(path: Path | str, fmt: str, schema) -> list:

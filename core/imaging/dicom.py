@@ -32,7 +32,7 @@ from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, get_decoder, pixel_array
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from core.privacy import identifiers_in
+from core.privacy import identifier_parts, identifiers_in, repeats_identifier
 
 from .errors import ImageLoadError, one_line, short_reason
 from .radiograph import MAX_PIXELS, MetadataValue, Radiograph, Window, full_range_window, luminance
@@ -311,8 +311,9 @@ def _header_metadata(ds: Dataset) -> dict[str, MetadataValue]:
     """Allow-listed, non-identifying header fields; empty values are left out."""
     meta: dict[str, MetadataValue] = {"format": "DICOM"}
     # An allowed field can still repeat an identifier (test phantoms from OFFIS carry
-    # Manufacturer == InstitutionName "OFFIS"): such values are left out too.
-    identifying = {v.upper() for v in identifiers_in(ds).values()}
+    # Manufacturer == InstitutionName "OFFIS"), or contain one ("ZZHOSPITAL Imaging"): such
+    # values are left out too.
+    identifying = identifier_parts(identifiers_in(ds).values())
     uid = _transfer_syntax(ds)
     if uid is not None:
         meta["transfer_syntax"] = uid.name
@@ -322,7 +323,7 @@ def _header_metadata(ds: Dataset) -> dict[str, MetadataValue]:
             value = ds.get(keyword)
         except Exception:
             continue
-        if value is None or value == "" or str(value).strip().upper() in identifying:
+        if value is None or value == "" or repeats_identifier(str(value), identifying):
             continue
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             meta[key] = int(value) if isinstance(value, int) else float(value)  # plain types, not IS/DS

@@ -55,7 +55,7 @@ def load_raster(path: Path, fmt: str) -> Radiograph:
     """Read a raster image of format ``fmt`` (from :func:`sniff_raster`) as a grey radiograph."""
     try:
         with Image.open(path, formats=[fmt]) as im:
-            _check_size(path, im.width, im.height)
+            _check_size(path, im.width, im.height, im.mode)
             n_frames = int(getattr(im, "n_frames", 1) or 1)
             im.load()
             frame, transposed = _upright(im)
@@ -92,11 +92,31 @@ def load_raster(path: Path, fmt: str) -> Radiograph:
     return Radiograph(pixels=pixels, window=window, spacing=None, source=path, metadata=metadata)
 
 
-def _check_size(path: Path, width: int, height: int) -> None:
+#: Bytes per pixel of a Pillow mode as decoded; modes not listed count as RGBA (4).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3,
+               "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2, "I": 4, "F": 4}
+_GREY_MODES = ("1", "L", "LA", "La", "I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+#: Peak memory a decoded raster may take (its own pixels, an RGB conversion, the float32 grey
+#: copy): a 144-MP RGB image (1.4 GB) is refused before decoding, an 80-MP 16-bit film is not.
+MAX_DECODED_BYTES = 1 << 30
+
+
+def decoded_bytes(width: int, height: int, mode: str) -> int:
+    """Estimated peak bytes of decoding a ``mode`` image to the float32 grey pixels we keep."""
+    native = _MODE_BYTES.get(mode, 4)
+    convert = 0 if mode in _GREY_MODES else 3  # colour goes through 8-bit RGB (_grey_pixels)
+    return width * height * (native + convert + 4)
+
+
+def _check_size(path: Path, width: int, height: int, mode: str = "L") -> None:
     if width <= 0 or height <= 0:
         raise ImageLoadError(path, f"image has an empty size ({width}×{height})")
     if width * height > MAX_PIXELS:
         raise ImageLoadError(path, f"image is too large ({width}×{height} pixels; the limit is {MAX_PIXELS:,} pixels)")
+    need = decoded_bytes(width, height, mode)
+    if need > MAX_DECODED_BYTES:
+        raise ImageLoadError(path, f"image is too large to decode safely ({width}×{height} {mode} pixels would take "
+                                   f"{need / 2**30:.1f} GB; the limit is {MAX_DECODED_BYTES / 2**30:.0f} GB)")
 
 
 def _upright(im: Image.Image) -> tuple[Image.Image, bool]:

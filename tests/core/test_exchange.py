@@ -187,3 +187,33 @@ def test_cli_export_and_import(tmp_path, jsrt_pngs, capsys):
     assert main(["project", "import", str(tmp_path / "b.anatomark"), "--file", str(tmp_path / "bad.csv"),
                  "--format", "csv"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_folder_export_that_fails_midway_leaves_the_old_folder_as_it_was(tmp_path, jsrt_pngs, monkeypatch):
+    """Issue 18: a labelme export failing midway left old and new files mixed."""
+    from core.exchange import labelme
+
+    images = [RG1, *jsrt_pngs]
+    project = _filled(tmp_path / "a.anatomark", images)
+    out = tmp_path / "labelme"
+    first = export_project(project, "labelme", out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert len(before) == 3
+    project.set_point(project.images[0].id, "R_apex", 5.5, 6.5)  # the next export differs
+    real, calls = labelme.write_text, []
+
+    def failing(path, text):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(path, text)
+
+    monkeypatch.setattr(labelme, "write_text", failing)
+    with pytest.raises(OSError):
+        export_project(project, "labelme", out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing new, nothing half
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no scratch left
+    monkeypatch.setattr(labelme, "write_text", real)
+    again = export_project(project, "labelme", out)
+    assert sorted(p.name for p in again) == sorted(p.name for p in first)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} != before

@@ -377,3 +377,18 @@ def test_cli_subprocess_exit_2_one_line(tmp_path, name):
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_a_colour_png_too_big_to_decode_is_refused_before_decoding(tmp_path):
+    """Issue 18: a 144-MP RGB PNG passed every size check (Pillow only warns below 179 MP) and took
+    gigabytes to decode. Its header alone now says it is too large."""
+    from core.imaging import ImageLoadError, load_image
+    from core.imaging.raster import MAX_DECODED_BYTES, decoded_bytes
+
+    ihdr = struct.pack(">IIBBBBB", 12000, 12000, 8, 2, 0, 0, 0)  # 8-bit RGB
+    path = tmp_path / "huge-rgb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IEND", b""))
+    with pytest.raises(ImageLoadError, match="too large to decode safely .*12000×12000 RGB"):
+        load_image(path)
+    assert decoded_bytes(12000, 12000, "RGB") > MAX_DECODED_BYTES
+    assert decoded_bytes(9000, 9000, "I;16") < MAX_DECODED_BYTES  # an 81-MP 16-bit film still opens

@@ -232,3 +232,24 @@ def test_uids_do_not_leak(outputs, real_files):
     text = outputs["cli"] + outputs["logs"] + _hdf5_text(outputs["project"])
     text += json.dumps([r.metadata for r in outputs["radiographs"].values()], default=str)
     assert uids and not [u for u in uids if u in text]
+
+
+def test_an_identifier_inside_a_longer_value_is_left_out(tmp_path):
+    """Issue 18: "ZZHOSPITAL Imaging" reached the image information when the institution is "ZZHOSPITAL"."""
+    from core.imaging import load_image
+
+    def manufacturer(value: str) -> str | None:
+        ds = pydicom.dcmread(SAMPLE)
+        ds.InstitutionName = "ZZHOSPITAL"
+        ds.PatientName = "DOEJOHNSON^JANE"
+        ds.Manufacturer = value
+        path = tmp_path / "inside.dcm"
+        ds.save_as(path)
+        return load_image(path).metadata.get("manufacturer")
+
+    assert manufacturer("ZZHOSPITAL Imaging") is None
+    assert manufacturer("Doejohnson Medical") is None  # a part of the patient's name
+    assert manufacturer("ZZHOSPITALITY Corp") == "ZZHOSPITALITY Corp"  # another word: kept
+    anonymised = anonymise_metadata({"InstitutionName": "ZZHOSPITAL", "manufacturer": "ZZHOSPITAL Imaging",
+                                     "station": "Room 3"}, b"k")
+    assert "manufacturer" not in anonymised and anonymised["station"] == "Room 3"
