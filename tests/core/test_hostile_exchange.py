@@ -194,6 +194,12 @@ GENERIC = {
     "huge-50MB": "huge",
     "missing-file": "missing",
     "empty-folder": "folder",
+    # wide and deep (issue 18): each refused in time linear in its size, never a RecursionError
+    "deep-brackets-100k": "[" * 100_000,
+    "deep-objects-20k": '{"a":' * 20_000 + "1" + "}" * 20_000,
+    "wide-object-200k-keys": "{" + ",".join(f'"k{i}":{i}' for i in range(200_000)) + "}",
+    "wide-line-200k-commas": "id" + "," * 200_000 + "\n",
+    "many-lines-200k": "x\n" * 200_000,
 }
 
 #: Besides GENERIC, the cases also run through ``anatomark project import`` (one of each kind of check).
