@@ -100,6 +100,15 @@ def cmd_project_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_project_recover(args: argparse.Namespace) -> int:
+    """``project recover DAMAGED --out NEW``: core.project.recovery; the damaged file is only read."""
+    from core.project.recovery import recover_project
+
+    for line in recover_project(args.project, args.out).lines():
+        print(line)
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from core.learning import repredict
 
@@ -255,6 +264,10 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         i.add_argument("--state", choices=("corrected", "predicted"), default="corrected")
         i.add_argument("--limit", type=int, default=None, help="first N images only")
         i.set_defaults(func=cmd_project_import)
+        r = pp.add_parser("recover", help="copy what is sound of a damaged project into a new file")
+        r.add_argument("project", help="the damaged project file (only read)")
+        r.add_argument("--out", required=True, help="the new project file to write")
+        r.set_defaults(func=cmd_project_recover)
     p = sub.add_parser("predict")
     p.add_argument("--project", required=True)
     p.add_argument("--all", action="store_true", help="every image, not only the unreviewed ones")

@@ -22,7 +22,7 @@ from core.project.predictions import StoredPrediction, decode_heatmaps
 from core.project.records import ImageRecord
 from core.schema import LandmarkSchema
 
-__all__ = ["ProjectContents", "open_h5", "read_prediction_arrays", "read_project"]
+__all__ = ["ProjectContents", "check_log", "open_h5", "read_prediction_arrays", "read_project", "sound_log_rows"]
 
 
 @dataclass
@@ -97,7 +97,9 @@ def read_project(path: Path) -> ProjectContents:
     except ProjectError:
         raise
     except Exception as exc:  # KeyError, ValueError, OSError from h5py, SchemaError, ...
-        raise ProjectError(f"{display_name(path)}: damaged project file ({describe_os_error(exc)})") from exc
+        raise ProjectError(f"{display_name(path)}: damaged project file ({describe_os_error(exc)}); it was not "
+                           f"changed; 'anatomark project recover {display_name(path)} --out NEW' copies what is "
+                           f"sound into a new file") from exc
 
 
 def _read(f: h5py.File) -> ProjectContents:
@@ -128,8 +130,16 @@ def check_log(rows: np.ndarray, n_strings: int, n_landmarks: int) -> None:
     the schema, states known, positions finite where the state has one. A garbled row would
     otherwise open, be saved again and break reading the history later (issue 18); ValueError
     names the first bad row."""
+    ok = sound_log_rows(rows, n_strings, n_landmarks)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise ValueError(f"history row {i + 1} of {len(rows)} is garbled")
+
+
+def sound_log_rows(rows: np.ndarray, n_strings: int, n_landmarks: int) -> np.ndarray:
+    """(L,) bool: which history rows pass :func:`check_log`'s tests (recovery keeps those)."""
     if not len(rows):
-        return
+        return np.zeros(0, dtype=bool)
     codes_ok = (rows["user"] >= 0) & (rows["user"] < n_strings) & (rows["action"] >= 0) & (rows["action"] < n_strings)
     codes_ok &= (rows["note"] == NO_STRING) | ((rows["note"] >= 0) & (rows["note"] < n_strings))
     landmark_ok = (rows["landmark"] >= -1) & (rows["landmark"] < n_landmarks)
@@ -145,8 +155,9 @@ def check_log(rows: np.ndarray, n_strings: int, n_landmarks: int) -> None:
         ok &= ~has | np.isfinite(xy).all(axis=1)
         ok &= has | np.isnan(xy).all(axis=1) | (state == NO_STATE)
     for i, (time, image) in enumerate(zip(rows["time"].tolist(), rows["image"].tolist())):
-        if not ok[i] or not _TIME.match(time) or not _IMAGE_ID.match(image):
-            raise ValueError(f"history row {i + 1} of {len(rows)} is garbled")
+        if ok[i] and not (_TIME.match(time) and _IMAGE_ID.match(image)):
+            ok[i] = False
+    return ok
 
 
 def _read_predictions(g: h5py.Group, strings: StringTable, k: int) -> dict[str, StoredPrediction]:

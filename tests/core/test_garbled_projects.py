@@ -110,3 +110,38 @@ def test_a_time_with_one_byte_changed_is_refused(tmp_path, long_log_project):
     with pytest.raises(ProjectError, match="history row 6 .* is garbled"):
         Project.open(path)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_a_refused_project_is_recovered_into_a_new_file(tmp_path, long_log_project, capsys):
+    """The recovery path: the damaged file stays as it is; the new one holds the images, their
+    landmarks and every sound history row, and says what it dropped."""
+    from core.cli import main
+
+    path = tmp_path / "d.anatomark"
+    shutil.copy(long_log_project, path)
+    with h5py.File(path, "r+") as f:
+        for i in (3, 700, 1500):
+            row = f["log"][i]
+            row["user"] = 10**6  # a string code nobody gave out
+            f["log"][i] = row
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(ProjectError, match="project recover"):
+        Project.open(path)
+    with Project.open(long_log_project, read_only=True) as original:
+        n_rows = len(original.log())
+        points = {im.id: im.positions().copy() for im in original.images}
+        states = {im.id: [lm.state for lm in im.landmarks.values()] for im in original.images}
+    out = tmp_path / "recovered.anatomark"
+    assert main(["project", "recover", str(path), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "recovered 1 images" in text and f"{n_rows - 3} rows kept, 3 garbled rows dropped" in text
+    assert "1 cached predictions dropped" in text
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before  # only read
+    with Project.open(out) as recovered:
+        _every_record(recovered)
+        assert len(recovered.log()) == n_rows - 3
+        for image in recovered.images:
+            np.testing.assert_array_equal(image.positions(), points[image.id])
+            assert [lm.state for lm in image.landmarks.values()] == states[image.id]
+    assert main(["project", "recover", str(path), "--out", str(out)]) == 2  # never over an existing file
+    assert "already exists" in capsys.readouterr().err
