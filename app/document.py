@@ -16,14 +16,15 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.imaging import ImageLoadError, Radiograph, load_image
+from core.messages import error_line
 
 AUTOSAVE_MS = 1000
 _RADIOGRAPH_CACHE = 3
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception as one line fit for a dialog."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """An exception as one line fit for a dialog (``core.messages.error_line``: file names only)."""
+    return error_line(exc)
 
 
 class ProjectDocument(QObject):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from core.messages import error_line
+
 
 class PredictorCache:
     """One loaded ``core.inference.Predictor``, reloaded when the model's weights file changes.
@@ -117,7 +119,7 @@ class PredictionWorker(QObject):
                 self.progress.emit(0, total, f"Loading model {self.model}…")
             predictor = self.cache.get(self.model)
         except Exception as exc:
-            self.failed.emit("", f"Cannot load model {self.model}: {_one_line(exc)}")
+            self.failed.emit("", f"Cannot load model {self.model}: {error_line(exc)}")
             self.finished.emit(False)
             return
         for done, (image_id, source) in enumerate(self.items):
@@ -129,7 +131,7 @@ class PredictionWorker(QObject):
             try:
                 prediction = predictor.predict(source)
             except Exception as exc:  # ImageLoadError and model failures alike: one line
-                self.failed.emit(image_id, f"{name}: {_one_line(exc)}")
+                self.failed.emit(image_id, f"{name}: {error_line(exc)}")
                 continue
             self.predicted.emit(image_id, prediction)
         self.progress.emit(total, total, "Prediction done")
@@ -202,8 +204,6 @@ def _name(source) -> str:
     return Path(path).name if path is not None else "image"
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class _CallWorker(QObject):
@@ -218,7 +218,7 @@ class _CallWorker(QObject):
         try:
             result = self.fn()
         except Exception as exc:  # ExchangeError, OSError (disk full, permission): one line
-            self.finished.emit(None, _one_line(exc))
+            self.finished.emit(None, error_line(exc))
             return
         self.finished.emit(result, "")
 

@@ -14,6 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
+from core.messages import error_line
+
 EXIT_USAGE = 2
 SUBCOMMANDS = ("predict", "evaluate", "train", "models", "project", "adopt", "export", "calibrate", "experiment", "experiment-report", "simulate-review")
 APP_FLAGS = ("--smoke-test",)  # options of the desktop app (app.main), not of the CLI
@@ -35,11 +37,6 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     return (CliError, ImageLoadError, ModelFileError, SchemaError, DatasetError, DeviceError, TrainingDiverged, OSError, ValueError, KeyError)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc) if not isinstance(exc, KeyError) else str(exc.args[0] if exc.args else exc)
-    return " ".join(text.split()) or exc.__class__.__name__
-
-
 def _print_json(obj: object) -> None:
     print(json.dumps(obj, indent=None, allow_nan=False))
 
@@ -56,7 +53,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             prediction = predictor.predict(path)
         except ImageLoadError as exc:
             failed += 1
-            print(f"anatomark: {_one_line(exc)}", file=sys.stderr)
+            print(f"anatomark: {error_line(exc)}", file=sys.stderr)
             continue
         record = {"image": str(path), **prediction.to_dict()}
         results.append(record)
@@ -378,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except _expected_errors() as exc:
-        print(f"anatomark: {_one_line(exc)}", file=sys.stderr)
+        print(f"anatomark: {error_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -66,5 +66,7 @@ def main(argv: list[str], expected: tuple[type[BaseException], ...]) -> int:
     try:
         return args.func(args)
     except expected as exc:
-        print(f"anatomark: {' '.join(str(exc).split()) or exc.__class__.__name__}", file=sys.stderr)
+        from core.messages import error_line
+
+        print(f"anatomark: {error_line(exc)}", file=sys.stderr)
         return EXIT_USAGE

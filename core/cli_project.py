@@ -310,6 +310,7 @@ def main(argv: list[str], expected: tuple[type[BaseException], ...]) -> int:
     try:
         return args.func(args)
     except (*expected, ProjectError, RegistryError) as exc:
-        text = str(exc) if not isinstance(exc, KeyError) else str(exc.args[0] if exc.args else exc)
-        print(f"anatomark: {' '.join(text.split()) or exc.__class__.__name__}", file=sys.stderr)
+        from core.messages import error_line
+
+        print(f"anatomark: {error_line(exc)}", file=sys.stderr)
         return EXIT_USAGE

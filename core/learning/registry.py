@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from core.atomic import fsync_dir
-from core.modelfile import ModelFileError, read_card, resolve_model, save_model
+from core.modelfile import ModelFileError, read_card, republish, resolve_model, save_model
 from core.project.lock import pid_alive
 
 __all__ = ["BUNDLED", "ModelRegistry", "RegistryError", "registry_dir", "scratch_pid"]
@@ -188,15 +188,20 @@ class ModelRegistry:
                 return version
         card = {k: v for k, v in loaded.card.items() if k not in ("weights_sha256", "format_version")}
         card.update(imported_from={"model": loaded.model_id, "weights_sha256": sha}, parent_version=None)
-        return self.publish(combined_state_dict(loaded.global_net, loaded.patch_net), card)[0]
+        # The weights are copied byte for byte (not saved again): the version is provably the same model,
+        # so it predicts under that model's id (LoadedModel.model_id) with its calibration.
+        return self.publish(combined_state_dict(loaded.global_net, loaded.patch_net), card, weights_from=path)[0]
 
     def publish(self, state_dict: dict[str, torch.Tensor], card: dict,
-                before_commit: Callable[[str, Path], None] | None = None) -> tuple[str, Path]:
+                before_commit: Callable[[str, Path], None] | None = None,
+                weights_from: Path | None = None) -> tuple[str, Path]:
         """Write a new version atomically; returns (version, model path). ``card['version']`` is set here.
 
         ``before_commit(version, tmp_model_path)`` runs on the complete but not
         yet visible model (to evaluate it and record metrics in its card); an
-        exception there publishes nothing.
+        exception there publishes nothing. ``weights_from``: copy that model
+        file's weights byte for byte (checked against its card) instead of
+        saving ``state_dict``.
         """
         self.root.mkdir(parents=True, exist_ok=True)
         self.remove_stale_scratch()  # a killed publish's folder; never another live process's
@@ -205,7 +210,10 @@ class ModelRegistry:
             tmp = self.root / f".tmp-{version}-{os.getpid()}"
             tmp.mkdir()
             try:
-                save_model(tmp / "model.pt", state_dict, dict(card, version=version))
+                if weights_from is not None:
+                    republish(weights_from, tmp / "model.pt", dict(card, version=version))
+                else:
+                    save_model(tmp / "model.pt", state_dict, dict(card, version=version))
                 if before_commit is not None:
                     before_commit(version, tmp / "model.pt")
             except BaseException:

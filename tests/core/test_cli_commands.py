@@ -32,3 +32,16 @@ def test_help_lists_every_command(capsys):
     out = capsys.readouterr().out
     for name in SUBCOMMANDS:
         assert f"\n  {name} " in out
+
+
+def test_an_os_error_names_the_file_only_without_errno(tmp_path, capsys):
+    """Issue 18: messages showed "[Errno 2] … '/full/folder/path'"; the guarantees say file names only."""
+    from core.messages import error_line
+
+    assert error_line(OSError(28, "No space left on device", str(tmp_path / "deep" / "v3.pt"))) == "v3.pt: No space left on device"
+    assert error_line(OSError(28, "No space left on device")) == "No space left on device"
+    work = tmp_path / "secret-patient-folder" / "nope"
+    (tmp_path / "secret-patient-folder").write_text("a file, not a folder")
+    assert main(["train", "--recipe", "chest6", "--dataset", str(tmp_path), "--work", str(work), "--stage", "global"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Errno" not in err and str(tmp_path) not in err, err
