@@ -22,14 +22,20 @@ def swapped_copy(doc, image_id: str, a: str, b: str) -> Prediction:
                       **arrays)
 
 
-def test_queue_orders_images_jumps_with_q_and_drops_what_was_verified(make_window, qtbot, shared_data,
-                                                                       wait_for_predictions):
-    paths = [shared_data / "chest_jsrt" / "images" / f"JPCLN00{i}.png" for i in (1, 2, 3)]
+def _chest_window(make_window, qtbot, shared_data, wait_for_predictions, numbers):
+    """A window with the JSRT images JPCLN00<n>.png opened and predicted."""
+    paths = [shared_data / "chest_jsrt" / "images" / f"JPCLN00{i}.png" for i in numbers]
     if not all(p.is_file() for p in paths):
         pytest.skip("the JSRT chest images of ../shared/data are needed for this test")
     window = make_window()
     window.open_images(paths)
     wait_for_predictions(qtbot, window)
+    return window
+
+
+def test_queue_orders_images_jumps_with_q_and_drops_what_was_verified(make_window, qtbot, shared_data,
+                                                                       wait_for_predictions):
+    window = _chest_window(make_window, qtbot, shared_data, wait_for_predictions, (1, 2, 3))
     doc, panel = window.doc, window.review_panel
     qtbot.waitUntil(lambda: len(panel.queue.items) == 3 and panel.tree.topLevelItemCount() == 3)
     last = doc.image_ids()[-1]
@@ -69,12 +75,7 @@ def test_queue_orders_images_jumps_with_q_and_drops_what_was_verified(make_windo
 
 
 def test_the_panel_says_which_suspects_are_left_on_the_image_in_view(make_window, qtbot, shared_data, wait_for_predictions):
-    paths = [shared_data / "chest_jsrt" / "images" / f"JPCLN00{i}.png" for i in (1, 2)]
-    if not all(p.is_file() for p in paths):
-        pytest.skip("the JSRT chest images of ../shared/data are needed for this test")
-    window = make_window()
-    window.open_images(paths)
-    wait_for_predictions(qtbot, window)
+    window = _chest_window(make_window, qtbot, shared_data, wait_for_predictions, (1, 2))
     doc, panel = window.doc, window.review_panel
     image_id = doc.image_ids()[0]
     with qtbot.waitSignal(panel.updated, timeout=5000):
