@@ -46,8 +46,9 @@ XCB = {
     "libxcb-cursor.so.0": "libxcb-cursor0",
     "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
 }
-#: Programs CI also wants: an X server for screenshots and benchmarks of the real window.
-CI_PROGRAMS = {"Xvfb": "xvfb", "xauth": "xauth"}
+#: Programs CI also wants: an X server for screenshots and benchmarks of the real window, and
+#: DCMTK, whose dcmdjpeg the tests use to check the advice for 12-bit JPEG DICOM files.
+CI_PROGRAMS = {"Xvfb": "xvfb", "xauth": "xauth", "dcmdjpeg": "dcmtk"}
 
 
 def loadable(soname: str) -> bool:

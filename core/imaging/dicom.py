@@ -30,7 +30,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, get_decoder, pixel_array
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGExtended12Bit
 
 from core.privacy import identifier_parts, identifiers_in, repeats_identifier
 
@@ -221,6 +221,11 @@ def _decode_failure(ds: Dataset, exc: Exception) -> str:
         return f"{what}: no decoder exists for this transfer syntax"
     except Exception:
         decoder = None
+    if uid == JPEGExtended12Bit and int(ds.get("BitsStored", 8) or 8) > 8:
+        # Pillow and pydicom's GDCM plugin refuse 12-bit JPEG Extended outright and pylibjpeg fails on
+        # real files (RG2_JPLY.dcm); DCMTK's dcmdjpeg decodes them (checked), so say that.
+        return (f"{what}: no decoder available here reads 12-bit JPEG Extended; decompress the file first, "
+                f"e.g. with DCMTK (Debian/Ubuntu package dcmtk): dcmdjpeg IN.dcm OUT.dcm")
     if decoder is not None and uid.is_compressed:
         missing = [str(m).split(" - ")[0].strip() for m in decoder.missing_dependencies]
         if "gdcm" in missing:

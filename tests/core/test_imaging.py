@@ -92,10 +92,22 @@ def test_rg2_lossless_with_spacing(name: str) -> None:
     assert 0 <= r.pixels.min() and r.pixels.max() <= 1023  # 10 bits stored
 
 
-def test_rg2_jpeg_extended_names_transfer_syntax() -> None:
+def test_rg2_jpeg_extended_names_transfer_syntax_and_how_to_decompress_it(tmp_path) -> None:
+    """Pillow and pydicom's GDCM plugin refuse 12-bit JPEG Extended and pylibjpeg fails on this
+    file: the message says what does work (DCMTK's dcmdjpeg), and where it is installed, it does."""
+    import shutil
+    import subprocess
+
     path = shared_file("dicom", "RG2_JPLY.dcm")
-    err = load_error(path, "JPEG Extended (Process 2 and 4)", "1.2.840.10008.1.2.4.51", "GDCM")
+    err = load_error(path, "JPEG Extended (Process 2 and 4)", "1.2.840.10008.1.2.4.51", "dcmdjpeg IN.dcm OUT.dcm")
+    assert str(err).count("RG2_JPLY.dcm") == 1  # the file is named once
     assert err.__cause__ is not None  # the decoder's own error is kept for logs
+    if shutil.which("dcmdjpeg") is None:
+        pytest.skip("DCMTK's dcmdjpeg is not installed (Debian package dcmtk; .ci/run installs it)")
+    out = tmp_path / "RG2_plain.dcm"
+    subprocess.run(["dcmdjpeg", str(path), str(out)], check=True, capture_output=True, timeout=120)
+    r = load_image(out)
+    assert r.shape == (2140, 1760) and r.spacing == (0.2, 0.2)
 
 
 def test_rg3_monochrome1_without_spacing() -> None:

@@ -59,7 +59,7 @@ def _ensure_qt_libs():
 def test_ensure_qt_libs_names_the_packages_of_what_is_missing():
     mod = _ensure_qt_libs()
     absent = {"libxcb-cursor.so.0", "libEGL.so.1"}
-    missing = mod.missing_packages({**mod.OFFSCREEN, **mod.XCB}, mod.CI_PROGRAMS,
+    missing = mod.missing_packages({**mod.OFFSCREEN, **mod.XCB}, {"Xvfb": "xvfb", "xauth": "xauth"},
                                    load=lambda lib: lib not in absent, which=lambda prog: None if prog == "Xvfb" else "/usr/bin/x")
     assert missing == {"libxcb-cursor.so.0": "libxcb-cursor0", "libEGL.so.1": "libegl1", "Xvfb": "xvfb"}
     assert mod.install_line(sorted(set(missing.values()))) == "sudo apt-get install -y --no-install-recommends libegl1 libxcb-cursor0 xvfb"
