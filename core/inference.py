@@ -73,10 +73,15 @@ class Prediction:
             "model": self.model_id,
             "schema": self.schema,
             "image_size": list(self.image_size),
+            "image_size_order": ["height", "width"],
             "spacing_mm": list(self.spacing) if self.spacing else None,
+            "spacing_order": ["x", "y"],
+            # "point" (= x, y) is the answer; "refined" and "soft_argmax" are the stages before it
+            "coordinates": "image px (x right, y down), origin at the centre of the top-left pixel",
             "landmarks": [
                 {
                     "name": name,
+                    "point": pt(self.points[k]),
                     "x": pt(self.points[k])[0],
                     "y": pt(self.points[k])[1],
                     "refined": pt(self.refined[k]),

@@ -291,6 +291,10 @@ def test_predictor_returns_a_prediction_in_image_pixels(model_path, dataset_dir)
     np.testing.assert_allclose(to_image, pred.soft_argmax, atol=1e-3)
     record = pred.to_dict()
     assert [lm["name"] for lm in record["landmarks"]] == list(pred.landmarks)
+    # the answer is named, and the order of every pair is said (issue 17 item 8)
+    assert record["image_size_order"] == ["height", "width"] and record["spacing_order"] == ["x", "y"]
+    first = record["landmarks"][0]
+    assert first["point"] == [first["x"], first["y"]] == [round(float(v), 2) for v in pred.points[0]]
     json.dumps(record, allow_nan=False)
 
 
