@@ -1,11 +1,14 @@
 """Generic landmark CSV: one row per image.
 
 Columns: ``id`` (the image's export name, see ``core.exchange.common``), ``<name>_x, <name>_y`` for every
-landmark in schema order (image px, empty without a position), then
+landmark in schema order (image px to 0.001 px, empty without a position), then
 ``<name>_state`` (``predicted``, ``corrected``, ``verified``, ``absent``,
-``missing``). On import the state columns are optional, unknown columns are an
-error (usually a schema mismatch), and ``id`` may also be a file stem or a
-project image id.
+``missing``), ``<name>_confidence`` (the model's confidence in [0, 1] where a model
+placed or once predicted the point, else empty) and ``<name>_source`` (who placed it:
+``model:<id>``, ``user:<name>``, ``import:…``). On import the state, confidence and
+source columns are optional (confidence and source are not read back: an import
+records its own provenance), unknown columns are an error (usually a schema
+mismatch), and ``id`` may also be a file stem or a project image id.
 """
 
 from __future__ import annotations
@@ -20,16 +23,20 @@ from core.exchange.common import ExchangeError, ExportRow, ImportedImage, check_
 
 
 def _fmt(v: float) -> str:
-    return "" if not math.isfinite(v) else repr(float(v))
+    """A coordinate to 0.001 px (far below any annotator's precision), trailing zeros dropped."""
+    return "" if not math.isfinite(v) else f"{float(v):.3f}".rstrip("0").rstrip(".")
 
 
 def export(project, out: Path, rows: list[ExportRow]) -> list[Path]:
     names = project.schema.landmarks
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["id", *[f"{n}_{c}" for n in names for c in ("x", "y")], *[f"{n}_state" for n in names]])
-    for _image, file_name, pts, states in rows:
-        writer.writerow([file_name, *[_fmt(v) for p in pts for v in p], *states])
+    writer.writerow(["id", *[f"{n}_{c}" for n in names for c in ("x", "y")], *[f"{n}_{c}" for c in ("state", "confidence", "source")
+                                                                               for n in names]])
+    for image, file_name, pts, states in rows:
+        records = [image.landmarks[n] for n in names]
+        confidences = ["" if r.confidence is None else f"{r.confidence:.3f}" for r in records]
+        writer.writerow([file_name, *[_fmt(v) for p in pts for v in p], *states, *confidences, *[r.source for r in records]])
     return [write_text(out, buf.getvalue())]
 
 
@@ -49,7 +56,7 @@ def read(path: Path, schema) -> list[ImportedImage]:
     if twice:
         raise ExchangeError(f"{path.name}: column {twice[0][:40]!r} appears twice")
     col = {h: i for i, h in enumerate(header)}
-    known = {"id", "image", "file"} | {f"{n}_{c}" for n in schema.landmarks for c in ("x", "y", "state")}
+    known = {"id", "image", "file"} | {f"{n}_{c}" for n in schema.landmarks for c in ("x", "y", "state", "confidence", "source")}
     unknown = [h for h in header[1:] if h not in known]
     if unknown:
         raise ExchangeError(f"{path.name}: column {unknown[0][:40]!r} names no landmark of schema {schema.name!r}")
