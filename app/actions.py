@@ -58,6 +58,8 @@ class Actions:
     versions: QAction
     cancel_training: QAction
     about: QAction
+    user_guide: QAction
+    shortcuts: QAction
     presets: dict[str, QAction] = field(default_factory=dict)
     layers: dict[str, QAction] = field(default_factory=dict)
 
@@ -124,6 +126,8 @@ def build_actions(w) -> Actions:
         versions=_action(w, "Model &Versions…", lambda: w.training.show_versions(), None, "mdi6.history", "Adopted and earlier model versions; restore one"),
         cancel_training=_action(w, "Cancel Training", lambda: w.training.cancel(), None, "mdi6.stop-circle-outline"),
         about=_action(w, "&About Anatomark", w.about),
+        user_guide=_action(w, "&User Guide", w.show_user_guide, "F1", "mdi6.book-open-variant", "The user guide, inside the app"),
+        shortcuts=_action(w, "&Keyboard Shortcuts", w.show_shortcuts, None, "mdi6.keyboard-outline", "Every key of this window"),
     )
     for preset in PRESETS:
         a.presets[preset.key] = _action(w, preset.title, lambda _=False, k=preset.key: w.viewer.apply_preset(k))
@@ -173,6 +177,8 @@ def build_menus(w, a: Actions) -> None:
     w.bundled_menu.setToolTipsVisible(True)
     w.bundled_menu.aboutToShow.connect(lambda: w.training.fill_bundled_menu(w.bundled_menu))
     help_menu = bar.addMenu("&Help")
+    help_menu.addActions([a.user_guide, a.shortcuts])
+    help_menu.addSeparator()
     help_menu.addAction(a.about)
 
 

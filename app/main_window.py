@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         layers.raise_()
         self.resizeDocks([images, landmarks], [255, 530], Qt.Orientation.Horizontal)
         self.resizeDocks([landmarks, layers], [430, 340], Qt.Orientation.Vertical)
+        self.guide = None  # Help ▸ User Guide's window (app.help_browser), made on first use
         self.status = StatusBar(self.actions.cancel)
         self.setStatusBar(self.status)
         self._job_errors: list[str] = []
@@ -380,11 +381,36 @@ class MainWindow(QMainWindow):
     def about(self) -> None:
         dialogs.about(self)
 
+    def _guide(self):
+        from app.help_browser import GuideBrowser
+
+        if self.guide is None:
+            self.guide = GuideBrowser(self)
+        return self.guide
+
+    def show_user_guide(self) -> None:
+        """Help ▸ User Guide (F1): the guide's contents page, in a window beside this one."""
+        guide = self._guide()
+        guide.home()
+        guide.show()
+        guide.raise_()
+
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard Shortcuts: every key of this window, from its live menus."""
+        from app.shortcuts import shortcuts_table
+
+        guide = self._guide()
+        guide.show_markdown("Keyboard shortcuts", "# Keyboard shortcuts\n\n" + shortcuts_table(self))
+        guide.show()
+        guide.raise_()
+
     def closeEvent(self, event) -> None:
         if not self.training.confirm_close():
             event.ignore()
             return
         self.training.shutdown()
+        if self.guide is not None:
+            self.guide.close()
         self.jobs.shutdown()
         self.repredict.shutdown()
         self.exchange.shutdown()

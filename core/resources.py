@@ -38,6 +38,15 @@ def samples_dir() -> Path:
     return resources_dir() / "samples"
 
 
+def user_guide_dir() -> Path:
+    """Folder of the user guide's Markdown pages and images (``user_guide/`` in a checkout or an
+    editable install; ``user_guide/`` in a frozen bundle's data folder)."""
+    bundle = bundle_dir()
+    if bundle is not None:
+        return bundle / "user_guide"
+    return Path(__file__).resolve().parent.parent / "user_guide"
+
+
 def shared_data_dir() -> Path | None:
     """``../shared/data`` beside the project checkout, or ``ANATOMARK_DATA``; None when absent.
 
