@@ -56,6 +56,12 @@ class ProjectDocument(QObject):
         self._autosave.setSingleShot(True)
         self._autosave.setInterval(autosave_ms)
         self._autosave.timeout.connect(self.save)
+        # Regions calibrated on the project's reviews, per model id (core.learning.recalibration);
+        # any review, prediction or image change makes them stale.
+        self._calibrations: dict[str, object] = {}
+        for signal in (self.landmark_changed, self.prediction_stored, self.images_changed, self.image_changed,
+                       self.project_opened, self.project_closed):
+            signal.connect(lambda *_: self._calibrations.clear())
 
     # -- project lifecycle -------------------------------------------------------------
 
@@ -305,6 +311,21 @@ class ProjectDocument(QObject):
         self.image_changed.emit(image_id)
         self.schedule_save()
         return names
+
+    def project_calibration(self, model_id: str):
+        """``core.learning.recalibration.ProjectCalibration`` of ``model_id`` from this project's reviews,
+        or None (too few reviewed images of that model: the bundled calibration applies)."""
+        if self.project is None:
+            return None
+        if model_id not in self._calibrations:
+            try:
+                from core.learning.recalibration import project_calibration
+
+                self._calibrations[model_id] = project_calibration(self.project, model_id)
+            except Exception as exc:  # a damaged cached covariance must not break drawing
+                self._calibrations[model_id] = None
+                self.error_raised.emit(f"The project's uncertainty calibration could not be computed: {one_line(exc)}")
+        return self._calibrations[model_id]
 
     def prediction(self, image_id: str | None = None):
         """The cached prediction of an image (default: current), or None."""

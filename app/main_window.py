@@ -182,7 +182,9 @@ class MainWindow(QMainWindow):
             self.viewer.set_frame(None)
         else:
             prediction = self.doc.prediction(image.id)
-            frame = frame_from_image(self.doc.project.schema, image, prediction, self.doc.current_landmark, radiograph.shape)
+            calibration = self.doc.project_calibration(str(prediction.model_id)) if prediction is not None else None
+            frame = frame_from_image(self.doc.project.schema, image, prediction, self.doc.current_landmark, radiograph.shape,
+                                     calibration)
             self.viewer.set_frame(frame)
             if prediction is not None:
                 self.prediction_shown.emit(image.id)

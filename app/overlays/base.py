@@ -38,6 +38,10 @@ class Overlay:
         """Whether this layer has anything to draw for ``frame`` (e.g. masks need a model's masks)."""
         return frame is not None
 
+    def detail(self, frame: Frame | None) -> str:
+        """What the layer shows for ``frame`` beyond its tooltip (e.g. which calibration); "" by default."""
+        return ""
+
     def draw(self, frame: Frame) -> None:
         """Redraw every item from ``frame`` (only called when available)."""
         raise NotImplementedError

@@ -3,7 +3,9 @@ the true point with the stated probability (``core.conformal``; e.g. 90 %).
 
 Drawn around the model's own answer (``prediction.points``), so it stays put while a
 point is dragged: a correction that lands outside it is one the model did not expect.
-Available only for models whose card has a conformal calibration.
+Calibrated on the project's own reviewed points once it has enough of them for the model
+(``core.learning.recalibration``), else by the model card's calibration; the layer's tooltip
+says which, and on how many points.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from app.overlays.base import Overlay
 from app.theme import UNCERTAINTY_COLOUR
 from app.viewer.coords import points_to_item
 from app.viewer.frame import Frame
-from core.conformal import prediction_regions
+from core.conformal import ellipses, heatmap_covariance, prediction_regions
 
 #: Vertices per ellipse (the last repeats the first).
 SEGMENTS = 64
@@ -53,17 +55,34 @@ class UncertaintyOverlay(Overlay):
         self.coverage: float | None = None
         self._drawn = None
         self._regions = None
+        self.source = ""
 
-    def _regions_of(self, prediction):
-        if self._drawn is not prediction:
-            self._drawn, self._regions = prediction, prediction_regions(prediction)
+    def _regions_of(self, frame: Frame):
+        """(regions, coverage) for the frame's prediction: from the project's own calibration when the
+        frame carries one (``core.learning.recalibration``), else from the model's card; None without."""
+        key = (frame.prediction, frame.calibration)
+        if self._drawn is None or self._drawn[0] is not key[0] or self._drawn[1] is not key[1]:
+            if frame.calibration is not None and getattr(frame.prediction, "heatmaps", None) is not None:
+                calibration = frame.calibration.calibration
+                cov = heatmap_covariance(frame.prediction.heatmaps, frame.prediction.heatmap_to_image)
+                self._regions = (ellipses(cov, calibration.quantiles), calibration.coverage)
+                self.source = frame.calibration.describe()
+            else:
+                self._regions = prediction_regions(frame.prediction)
+                model = getattr(frame.prediction, "model_id", "")
+                self.source = f"calibrated for {model} on its held-out images (its model card)" if self._regions else ""
+            self._drawn = key
         return self._regions
 
+    def detail(self, frame: Frame | None) -> str:
+        """Which calibration the regions use, and on how many points (the layer's tooltip)."""
+        return self.source if self.available(frame) else ""
+
     def available(self, frame: Frame | None) -> bool:
-        return frame is not None and frame.prediction is not None and self._regions_of(frame.prediction) is not None
+        return frame is not None and frame.prediction is not None and self._regions_of(frame) is not None
 
     def draw(self, frame: Frame) -> None:
-        regions, self.coverage = self._regions_of(frame.prediction)
+        regions, self.coverage = self._regions_of(frame)
         absent = np.array([s == "absent" for s in frame.states])
         centres = np.where(absent[:, None], np.nan, np.asarray(frame.prediction.points, float))
         outline = points_to_item(ellipse_outlines(centres, regions))

@@ -89,4 +89,5 @@ class LayersPanel(QWidget):
                     reason = "this model's card has no calibrated uncertainty (anatomark calibrate)"
                 check.setToolTip(f"{overlay.tooltip} — {reason}")
             else:
-                check.setToolTip(overlay.tooltip)
+                detail = overlay.detail(overlay.frame)
+                check.setToolTip(f"{overlay.tooltip} — {detail}" if detail else overlay.tooltip)

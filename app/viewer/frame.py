@@ -22,6 +22,8 @@ class Frame:
     - ``confidence`` (K,): the model's confidence of each stored point, NaN where none.
     - ``prediction``: the cached prediction (``core.project.CachedPrediction``) or None.
     - ``selected``: index of the current landmark, or None.
+    - ``calibration``: the project's own calibration of the prediction's model
+      (``core.learning.recalibration.ProjectCalibration``), or None: the bundled one applies.
     """
 
     names: tuple[str, ...]
@@ -34,6 +36,7 @@ class Frame:
     prediction: object | None = None
     selected: int | None = None
     mask_classes: tuple[str, ...] = field(default_factory=tuple)
+    calibration: object | None = None
 
     @property
     def n(self) -> int:
@@ -59,7 +62,8 @@ class Frame:
         self.confidence[k] = np.nan if record.confidence is None else float(record.confidence)
 
 
-def frame_from_image(schema, image, prediction, selected: str | None, image_size: tuple[int, int]) -> Frame:
+def frame_from_image(schema, image, prediction, selected: str | None, image_size: tuple[int, int],
+                     calibration=None) -> Frame:
     """A :class:`Frame` for ``image`` (``core.project.ImageRecord``) under ``schema``."""
     names = tuple(schema.landmarks)
     k = len(names)
@@ -74,6 +78,7 @@ def frame_from_image(schema, image, prediction, selected: str | None, image_size
         prediction=prediction,
         selected=names.index(selected) if selected in names else None,
         mask_classes=tuple(getattr(prediction, "mask_classes", ()) or ()),
+        calibration=calibration,
     )
     for i, name in enumerate(names):
         record = image.landmarks.get(name)

@@ -61,3 +61,30 @@ def test_uncalibrated_model_greys_the_layer_out(monkeypatch, make_window, qtbot,
     assert not window.viewer.overlay("uncertainty").is_shown()
     assert not panel.checks["uncertainty"].isEnabled()
     assert "no calibrated uncertainty" in panel.checks["uncertainty"].toolTip()
+
+
+def test_a_project_calibration_takes_over_and_the_tooltip_says_so(calibrated, make_window, qtbot, rg1, wait_for_predictions,
+                                                                    monkeypatch):
+    """Issue 16 item 4: once the project has enough reviews of the model, its regions come from them,
+    and the layer's tooltip says which calibration and on how many points."""
+    from core.learning.recalibration import ProjectCalibration
+
+    window = make_window()
+    window.open_images([rg1])
+    wait_for_predictions(qtbot, window)
+    panel, overlay = window.layers_panel, window.viewer.overlay("uncertainty")
+    panel.refresh_availability()
+    assert "held-out images" in panel.checks["uncertainty"].toolTip()  # the card's calibration
+    model_id = str(window.viewer.frame.prediction.model_id)
+    own = ProjectCalibration(ConformalCalibration(0.1, 14, ("L",) * 6, np.full(6, 3.0)), model_id, 14, 9, 75)
+    monkeypatch.setattr(window.doc, "project_calibration", lambda mid: own if mid == model_id else None)
+    window.doc.select_image(None)
+    window.doc.select_image(window.doc.image_ids()[0])
+    panel.refresh_availability()
+    tip = panel.checks["uncertainty"].toolTip()
+    assert "calibrated on this project: 84 reviewed points of 14 images (9 moved by a person)" in tip
+    prediction = window.viewer.frame.prediction
+    x, y = overlay.curve.getData()
+    ring = np.stack([x, y], -1)[: SEGMENTS] - 0.5 - prediction.points[0]
+    cov = heatmap_covariance(prediction.heatmaps, prediction.heatmap_to_image)
+    assert nonconformity(ring, np.repeat(cov[:1], len(ring), 0)) == pytest.approx(np.full(len(ring), 3.0), rel=1e-6)
