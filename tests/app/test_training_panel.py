@@ -273,3 +273,34 @@ def test_model_menu_switches_to_the_segmenting_bundled_model_and_back(make_windo
     assert doc.project.prediction(image_id).masks is None and Path(training.model_path).name == "chest6.pt"
     window.bundled_menu.aboutToShow.emit()
     assert [a.text().split(" — ")[0] for a in window.bundled_menu.actions() if a.isChecked()] == ["chest6"]
+
+
+def test_train_offers_to_resume_an_interrupted_run(make_window, qtbot, tmp_path):
+    """Issue 16 item 5: a training killed outright left its checkpoints; Train asks whether to carry on."""
+    import subprocess
+
+    from core.learning import ModelRegistry
+    from core.learning.interrupted import RunRecord
+    from project_support import reviewed_ceph_project
+
+    path = reviewed_ceph_project(tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    registry = ModelRegistry(path, "ceph19")
+    work = registry.root / f".work-20261203T000000000000000-{dead.pid}"
+    work.mkdir(parents=True)
+    RunRecord("v0", {"epochs": 3}, ["a"], ["global"], "2026-12-03T09:00:00+00:00").save(work)
+
+    window = make_window()
+    assert window.doc.open_project(path)
+    training = window.training
+    asked, started = [], []
+    training.ask_resume = lambda text: asked.append(text) or True
+    training.run.start = lambda options: started.append(options) or False  # look, do not run
+    training.start(training.panel.options(""))
+    assert len(asked) == 1 and "interrupted" in asked[0] and "stages finished: global" in asked[0]
+    assert started and started[0].resume is True
+    asked.clear(), started.clear()
+    training.ask_resume = lambda text: False  # "No": a new run (which deletes the leftovers)
+    training.start(training.panel.options(""))
+    assert started[0].resume is False
