@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QMainWindow
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea
 
 from app import dialogs
 from app.actions import build_actions, build_menus, build_toolbar
@@ -30,6 +30,19 @@ from app.theme import state_key
 from app.training_controller import TrainingController
 from app.viewer.frame import frame_from_image
 from app.viewer.view import ImageViewer
+
+
+#: Bumped when the docks change, so a layout saved by an older version is not restored onto them.
+LAYOUT_VERSION = 1
+
+
+def _scrolling(widget):
+    """``widget`` in a frameless scroll area: its dock can be made smaller than its content."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -59,15 +72,16 @@ class MainWindow(QMainWindow):
         self.review_panel = ReviewPanel(self.doc)
         self.review_dock = self._dock("Review queue", self.review_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         landmarks = self.landmarks_dock = self._dock("Landmarks", self.landmarks_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        layers = self._dock("Layers", self.layers_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.train_dock = self._dock("Train", self.training.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        layers = self._dock("Layers", _scrolling(self.layers_panel), Qt.DockWidgetArea.RightDockWidgetArea)
+        self.train_dock = self._dock("Train", _scrolling(self.training.panel), Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(layers, self.train_dock)
         self.measurements_panel = MeasurementsPanel(self.doc)
-        self.measurements_dock = self._dock("Measurements", self.measurements_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.measurements_dock = self._dock("Measurements", _scrolling(self.measurements_panel), Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(layers, self.measurements_dock)
         layers.raise_()
         self.resizeDocks([images, landmarks], [255, 530], Qt.Orientation.Horizontal)
-        self.resizeDocks([landmarks, layers], [430, 340], Qt.Orientation.Vertical)
+        self._layers_dock = layers
+        self._laid_out = False  # the first show splits the right column (showEvent), unless restored
         self.guide = None  # Help ▸ User Guide's window (app.help_browser), made on first use
         self.status = StatusBar(self.actions.cancel)
         self.setStatusBar(self.status)
@@ -76,6 +90,42 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_enabled()
         self.resize(1440, 900)
+        self._restore_layout()
+
+    # -- window layout, remembered between sessions ---------------------------------------
+
+    def _layout_settings(self) -> QSettings:
+        """Dock sizes and window geometry in the user data folder (``ANATOMARK_HOME`` in tests)."""
+        from app.paths import user_data_dir
+
+        return QSettings(str(user_data_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+    def _restore_layout(self) -> None:
+        settings = self._layout_settings()
+        geometry, state = settings.value("geometry"), settings.value("state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self._laid_out = self.restoreState(state, LAYOUT_VERSION)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._laid_out:  # first start: split the right column once the window has its size
+            self._laid_out = True
+            QTimer.singleShot(0, self._split_right_column)
+
+    def _split_right_column(self) -> None:
+        """The landmark table takes two thirds of the right column (all of ceph19's 19 rows at
+        1600×1000); the layers below scroll when they do not fit."""
+        total = self.landmarks_dock.height() + self._layers_dock.height()
+        self.resizeDocks([self.landmarks_dock, self._layers_dock], [total * 2 // 3, total - total * 2 // 3],
+                         Qt.Orientation.Vertical)
+
+    def save_layout(self) -> None:
+        settings = self._layout_settings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("state", self.saveState(LAYOUT_VERSION))
+        settings.sync()
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -410,6 +460,7 @@ class MainWindow(QMainWindow):
         if not self.training.confirm_close():
             event.ignore()
             return
+        self.save_layout()
         self.training.shutdown()
         if self.guide is not None:
             self.guide.close()

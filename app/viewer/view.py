@@ -77,7 +77,8 @@ class ImageViewer(QWidget):
         self.corner = self._corner_label()
         self.title = self._corner_label()
         self.notice = self._corner_label("Research use — not for clinical decisions")
-        self.notice.setStyleSheet(f"color: {MUTED}; background: transparent; font-size: 10px;")
+        self.notice.setStyleSheet(f"color: {MUTED}; background: rgba(0, 0, 0, 150); border-radius: 3px; padding: 1px 4px;"
+                                  f" font-size: 10px;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -90,7 +91,9 @@ class ImageViewer(QWidget):
 
     def _corner_label(self, text: str = "") -> QLabel:
         label = QLabel(text, self.graphics)
-        label.setStyleSheet("color: #c9ced6; background: transparent; font-size: 11px;")
+        # On a dark backing: legible over a bright radiograph as over the black margin.
+        label.setStyleSheet("color: #c9ced6; background: rgba(0, 0, 0, 150); border-radius: 3px; padding: 1px 4px;"
+                            " font-size: 11px;")
         label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         return label
 
@@ -272,6 +275,8 @@ class ImageViewer(QWidget):
         self.corner.setText(f"{w} × {h} px, {mm}    W {_num(wd)}  L {_num(c)}    zoom {self.zoom() * 100:.0f} %")
         self.corner.adjustSize()
         self.corner.move(10, self.graphics.height() - self.corner.height() - 8)
+        if self.corner.geometry().right() + 12 > self.notice.x():  # a narrow viewer: the notice goes above
+            self.notice.move(self.notice.x(), self.corner.y() - self.notice.height() - 4)
         meta = self.radiograph.metadata
         facts = [str(meta[k]) for k in ("modality", "body_part", "view_position", "photometric_interpretation") if meta.get(k)]
         name = self.radiograph.source.name if self.radiograph.source is not None else ""
