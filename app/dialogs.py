@@ -39,14 +39,38 @@ class ErrorBox:
             self.box = None
 
 
+def schema_choices(schemas: list[str]) -> list[tuple[str, str]]:
+    """(label, name) per schema: its title and landmark count, and whether a bundled model predicts it."""
+    from core.resources import models_dir
+    from core.schema import SchemaError, load_schema
+
+    out = []
+    for name in schemas:
+        try:
+            schema = load_schema(name)
+        except SchemaError:
+            continue
+        model = "bundled model predicts it" if (models_dir() / f"{name}.pt").is_file() else "no bundled model: you place the points, then train"
+        title = getattr(schema, "title", "") or ""
+        if "landmark" not in title:
+            title = f"{title}, {schema.n_landmarks} landmarks".lstrip(", ")
+        out.append((f"{name} — {title} ({model})", name))
+    return out
+
+
 def ask_new_project(parent: QWidget, schemas: list[str]) -> tuple[Path, str] | None:
     """(path, schema name) for a new project, or None when the user cancels."""
-    if not schemas:
+    choices = schema_choices(schemas)
+    if not choices:
         return None
-    default = schemas.index("chest6") if "chest6" in schemas else 0
-    schema, ok = QInputDialog.getItem(parent, "New Project", "Landmark schema:", schemas, default, False)
+    labels = [label for label, _ in choices]
+    names = [name for _, name in choices]
+    default = names.index("chest6") if "chest6" in names else 0
+    label, ok = QInputDialog.getItem(parent, "New Project", "Landmark schema (what will be marked on each image):",
+                                     labels, default, False)
     if not ok:
         return None
+    schema = names[labels.index(label)]
     path, _ = QFileDialog.getSaveFileName(parent, "New Project", str(user_data_dir() / f"untitled{PROJECT_SUFFIX}"), PROJECT_FILTER)
     if not path:
         return None

@@ -172,9 +172,16 @@ class MainWindow(QMainWindow):
     def _on_project_changed(self) -> None:
         self._update_title()
         self._update_enabled()
+        self._update_placeholder()
         self.status.read_only.setText("READ-ONLY" if self.doc.project is not None and self.doc.project.read_only else "")
         if self.doc.project is not None and self.doc.project.read_only:
             self.show_error(f"{Path(self.doc.project.path).name}: {self.doc.read_only_reason()}")
+
+    def _update_placeholder(self) -> None:
+        """An empty project says how to add images; no project, how to start."""
+        from app.viewer.view import EMPTY_PROJECT_TEXT, NO_PROJECT_TEXT
+
+        self.viewer.set_placeholder(NO_PROJECT_TEXT if self.doc.project is None else EMPTY_PROJECT_TEXT)
 
     def _update_title(self) -> None:
         project = self.doc.project

@@ -32,6 +32,11 @@ _GREY = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 ZOOM_STEP = 1.25
 
 
+NO_PROJECT_TEXT = "Open a project (Ctrl+O) or images (Ctrl+I) to start"
+EMPTY_PROJECT_TEXT = ("This project has no images yet.\nAdd radiographs with File → Open Image(s) (Ctrl+I):\n"
+                      "DICOM, PNG, JPEG, TIFF or BMP; the model predicts them at once.")
+
+
 class ImageViewer(QWidget):
     """Signals: ``cursor_moved(object)`` (x, y) image px or None; ``window_changed(float, float)``;
     ``landmark_clicked(str)``; ``image_clicked(float, float)``; ``point_dragging(str, float, float)``
@@ -70,7 +75,7 @@ class ImageViewer(QWidget):
         self.user_invert = False
         self._value_range = (0.0, 1.0)
 
-        self.placeholder = QLabel("Open a project (Ctrl+O) or images (Ctrl+I) to start", self.graphics)
+        self.placeholder = QLabel(NO_PROJECT_TEXT, self.graphics)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet(f"color: {MUTED}; font-size: 15px; background: transparent;")
         # Corner annotations, as on a reading-room viewer: what the image is, how it is shown.
@@ -101,6 +106,10 @@ class ImageViewer(QWidget):
 
     def overlay(self, key: str) -> Overlay:
         return next(o for o in self.overlays if o.key == key)
+
+    def set_placeholder(self, text: str) -> None:
+        """What the empty viewer says (no project, or a project without images)."""
+        self.placeholder.setText(text)
 
     def set_radiograph(self, radiograph, fit: bool = True, spacing: tuple[float, float] | None = None) -> None:
         """Show ``radiograph`` (or nothing for None) with its default window. ``spacing`` (x, y) mm
