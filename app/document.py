@@ -197,12 +197,19 @@ class ProjectDocument(QObject):
 
     def spacing(self, image_id: str | None = None) -> tuple[float, float] | None:
         """Pixel spacing (x, y) mm of an image (default: current): the project's record first
-        (a data set's import may know it when the file does not), then the decoded file's."""
+        (a data set's import may know it when the file does not), then the decoded file's, then the
+        table of the research data set the image belongs to (``app.ground_truth``)."""
         image = self.image(image_id)
         if image is not None and image.spacing is not None:
             return tuple(image.spacing)
         radiograph = self._radiographs.get(image_id or self.current_image_id or "")
-        return radiograph.spacing if radiograph is not None else None
+        if radiograph is not None and radiograph.spacing is not None:
+            return radiograph.spacing
+        if image is not None:  # a research data set's table may know it (ISBI cephalograms: 0.2 mm/px)
+            from app.ground_truth import reference_spacing
+
+            return reference_spacing(image.path)
+        return None
 
     def loaded_radiograph(self, image_id: str) -> Radiograph | None:
         """The decoded image when it is in the cache (no loading), else None."""

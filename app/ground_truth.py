@@ -1,55 +1,63 @@
-"""Reference positions for an image when a data set beside it has them (Qt-free).
+"""Reference positions (and pixel spacing) for an image when a data set beside it has them (Qt-free).
 
-Research data sets in the shared layout (``<set>/images/<id>.png`` with
-``<set>/landmarks_<schema>.csv`` or ``<set>/landmarks.csv`` holding ``id`` and
-``<name>_x``, ``<name>_y`` columns) carry ground truth; the landmark panel then shows
-each point's error. Anything else simply has none (the panel shows "—").
+A research data set in one of the layouts ``core.training.datasets`` reads (``chest_jsrt``, the
+ISBI 2015 cephalograms with two doctors' points, ``hand_dha``, the generic ``images/`` +
+``landmarks.csv``) gives each of its images ground truth — the doctors' mean for cephalograms —
+and, where its table has one, a pixel spacing. The landmark panel then shows each point's error,
+in mm when the spacing is known, and the viewer uses the spacing when the image file has none
+(ISBI JPEGs). Anything else simply has none (the panel shows "—"). One reader, the engine's:
+the app and ``anatomark evaluate`` agree on what the truth is.
 """
 
 from __future__ import annotations
 
-import csv
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-
-@lru_cache(maxsize=16)
-def _read_table(path: str, mtime_ns: int) -> tuple[tuple[str, ...], dict[str, dict[str, str]]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        header = tuple(reader.fieldnames or ())
-        if "id" not in header:
-            return header, {}
-        return header, {row["id"]: row for row in reader}
+_TABLES = ("landmarks_chest6.csv", "landmarks.csv")
 
 
-def _candidates(image_path: Path, schema_name: str) -> list[Path]:
-    out = []
-    for folder in (image_path.parent, image_path.parent.parent):
-        out += [folder / f"landmarks_{schema_name}.csv", folder / "landmarks.csv"]
-    return [p for p in out if p.is_file()]
+def _dataset_root(image_path: Path) -> Path | None:
+    """The data set folder of ``<set>/images/<id>.<ext>``, when it has a landmark table."""
+    if image_path.parent.name != "images":
+        return None
+    root = image_path.parent.parent
+    return root if any((root / t).is_file() for t in _TABLES) else None
+
+
+@lru_cache(maxsize=8)
+def _samples(root: str, stamp: tuple) -> tuple[tuple[str, ...], dict[str, tuple[np.ndarray, tuple[float, float] | None]]]:
+    """(landmark names, {image stem: (points, spacing)}) of a data set folder; empty when unreadable."""
+    from core.training.datasets import load_dataset
+
+    try:
+        dataset = load_dataset(root)
+    except Exception:  # not a data set after all, or a damaged table: no reference
+        return (), {}
+    return tuple(dataset.schema.landmarks), {Path(s.image_path).stem: (s.points, s.spacing) for s in dataset.samples}
+
+
+def _reference(image_path: str | Path) -> tuple[tuple[str, ...], tuple[np.ndarray, tuple[float, float] | None] | None]:
+    image_path = Path(image_path)
+    root = _dataset_root(image_path)
+    if root is None:
+        return (), None
+    stamp = tuple((t, (root / t).stat().st_mtime_ns) for t in _TABLES if (root / t).is_file())
+    names, samples = _samples(str(root), stamp)
+    return names, samples.get(image_path.stem)
 
 
 def ground_truth(image_path: str | Path, schema_name: str, names: tuple[str, ...]) -> np.ndarray | None:
     """(K, 2) reference (x, y) pixels in ``names`` order, NaN rows where unknown; None when none found."""
-    image_path = Path(image_path)
-    for table in _candidates(image_path, schema_name):
-        try:
-            header, rows = _read_table(str(table), table.stat().st_mtime_ns)
-        except (OSError, UnicodeDecodeError, csv.Error):
-            continue
-        if not all(f"{n}_x" in header and f"{n}_y" in header for n in names):
-            continue
-        row = rows.get(image_path.stem)
-        if row is None:
-            continue
-        out = np.full((len(names), 2), np.nan)
-        for k, n in enumerate(names):
-            try:
-                out[k] = (float(row[f"{n}_x"]), float(row[f"{n}_y"]))
-            except (TypeError, ValueError):
-                pass
-        return out
-    return None
+    table_names, found = _reference(image_path)
+    if found is None or tuple(table_names) != tuple(names):
+        return None
+    return np.array(found[0], dtype=np.float64)
+
+
+def reference_spacing(image_path: str | Path) -> tuple[float, float] | None:
+    """The (x, y) mm per pixel the image's data set table gives it, or None."""
+    _names, found = _reference(image_path)
+    return None if found is None or found[1] is None else tuple(found[1])

@@ -109,7 +109,7 @@ class LandmarkTableModel(QAbstractTableModel):
         record = image.landmarks[name]
         state = state_key(record.state)
         pos = self.position(row)
-        spacing = image.spacing
+        spacing = self.doc.spacing(image.id)  # the file's, the project's, or the data set table's
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
                 return name
@@ -165,7 +165,7 @@ class LandmarkTableModel(QAbstractTableModel):
         shown: set[int] = set()
         if image is None:
             return shown
-        if image.spacing is not None:
+        if self.doc.spacing(image.id) is not None:
             shown.add(COLUMNS.index("x, y (mm)"))
         if self.truth is not None:
             shown.add(COLUMNS.index("Error"))

@@ -109,14 +109,15 @@ class MeasurementsPanel(QWidget):
             points[k] = (x, y)
             uncertain[k] = False
         offsets = self._sample_offsets(image.id) if self.samples > 0 else None
-        self.values = measure(schema, points, image.spacing, offsets, uncertain)
+        spacing = self.doc.spacing(image.id)  # the file's, the project's, or the data set table's
+        self.values = measure(schema, points, spacing, offsets, uncertain)
         self._fill()
         if not schema.measurements:
             self.note.setText(f"Schema {schema.name} defines no measurements.")
         elif offsets is None:
             self.note.setText("No prediction cached: values without uncertainty.")
         else:
-            unit = "mm" if image.spacing is not None else "px (no pixel spacing known)"
+            unit = "mm" if spacing is not None else "px (no pixel spacing known)"
             self.note.setText(f"± SD and 95 % interval from {len(offsets)} samples of the model's heatmaps "
                               f"for landmarks still predicted; corrected and verified ones are fixed. "
                               f"Distances in {unit}.")

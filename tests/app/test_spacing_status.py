@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 
 from core.imaging import load_image
 from core.project import Project
@@ -44,3 +46,24 @@ def test_without_any_spacing_the_corner_says_so(make_window, tmp_path, mouse_for
     assert "spacing unknown" in window.viewer.corner.text()
     mouse_for(window).move(mouse_for(window).at(50.0, 100.0))
     assert "px" in window.status.position.text() and "mm" not in window.status.position.text()
+
+
+def test_an_isbi_cephalogram_shows_its_reference_error_in_mm(make_window, qtbot, shared_data, wait_for_predictions):
+    """Issue 17 item 4: ISBI cephalograms showed no reference error and "spacing unknown": the data
+    set's table (two doctors, 0.2 mm/px) is read by the engine's own loader now."""
+    from core.training.datasets import load_dataset
+
+    image = shared_data / "ceph_isbi2015" / "images" / "151.jpg"
+    if not image.is_file():
+        pytest.skip("shared data cephalogram 151 missing")
+    window = make_window()
+    window.open_images([image], schema_name="ceph19")
+    wait_for_predictions(qtbot, window)
+    assert window.doc.spacing() == (0.2, 0.2)
+    assert "0.200 × 0.200 mm/px" in window.viewer.corner.text()
+    model = window.landmarks_panel.model
+    truth = next(s for s in load_dataset(shared_data / "ceph_isbi2015", "test1").samples if s.id == "151")
+    np.testing.assert_allclose(model.truth, truth.points)  # the two doctors' mean
+    header = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    error_column = next(c for c, h in enumerate(header) if "Error" in str(h))
+    assert "mm" in str(model.data(model.index(0, error_column)))
