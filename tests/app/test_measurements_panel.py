@@ -20,10 +20,16 @@ def test_panel_shows_values_and_follows_a_drag(make_window, qtbot, jsrt_png, mou
     height = panel.value("right_lung_height")
     pts = image.positions()
     k0, k1 = (doc.project.schema.index(n) for n in ("R_apex", "R_costophrenic"))
-    assert height.value == pytest.approx(math.dist(pts[k0], pts[k1]))
-    assert height.unit == "px" and height.sd > 0 and height.low < height.value < height.high
+    # a JSRT image: the data set's table gives it 0.35 mm/px (app.ground_truth), so distances are in mm
+    assert doc.spacing() == (0.35, 0.35)
+
+    def mm(a, b):
+        return math.dist(a * 0.35, b * 0.35)
+
+    assert height.value == pytest.approx(mm(pts[k0], pts[k1]))
+    assert height.unit == "mm" and height.sd > 0 and height.low < height.value < height.high
     row = names.index("right_lung_height")
-    assert panel.table.item(row, 1).text() == f"{height.value:.1f} px"
+    assert panel.table.item(row, 1).text() == f"{height.value:.1f} mm"
     assert panel.table.item(row, 2).text() == f"{height.sd:.1f}"
 
     # Drag R_apex 60 px up with real mouse events: the value follows while dragging.
@@ -33,12 +39,12 @@ def test_panel_shows_values_and_follows_a_drag(make_window, qtbot, jsrt_png, mou
     mouse_for(window).drag(start, window.viewer.image_to_viewport(*target),
                            on_step=lambda i: seen.append(panel.value("right_lung_height").value))
     assert len(set(round(v, 3) for v in seen)) >= 5, "the panel updates on every mouse move"
-    assert max(seen) > height.value + 40
+    assert max(seen) > height.value + 40 * 0.35
     after = doc.image().positions()
     moved = panel.value("right_lung_height")
-    assert moved.value == pytest.approx(math.dist(after[k0], after[k1]))
+    assert moved.value == pytest.approx(mm(after[k0], after[k1]))
     # R_apex is corrected now (fixed): the spread comes from R_costophrenic alone and shrinks.
     assert moved.sd < height.sd
-    assert panel.table.item(row, 1).text() == f"{moved.value:.1f} px"
+    assert panel.table.item(row, 1).text() == f"{moved.value:.1f} mm"
     window.actions.undo.trigger()
     assert panel.value("right_lung_height").value == pytest.approx(height.value)
