@@ -71,8 +71,9 @@ def test_open_predict_drag_undo_save_reopen(make_window, qtbot, rg1, jsrt_png, m
     model = window.landmarks_panel.model
     assert model.data(model.index(k, 3)) == f"{after.x:.1f}, {after.y:.1f}"
     truth = model.truth[k]  # JSRT's reference (landmarks_chest6.csv beside the images)
-    assert model.data(model.index(k, 5)) == f"{math.hypot(after.x - truth[0], after.y - truth[1]):.1f} px"
-    assert model.data(model.index(k, 4)) == "—"  # the PNG carries no pixel spacing
+    # the PNG carries no pixel spacing, the data set gives it 0.35 mm/px (app.ground_truth)
+    assert model.data(model.index(k, 5)) == f"{0.35 * math.hypot(after.x - truth[0], after.y - truth[1]):.1f} mm"
+    assert model.data(model.index(k, 4)) == f"{after.x * 0.35:.1f}, {after.y * 0.35:.1f}"
 
     # Undo and redo through the Edit menu's actions: exact records come back.
     window.actions.undo.trigger()
