@@ -93,11 +93,16 @@ class TrainingController(QObject):
             from core.learning import ModelRegistry
             from core.learning.interrupted import interrupted_run
 
+            from core.learning import training_split
+
             project = self.doc.project
             run = interrupted_run(ModelRegistry(project.path, project.schema.name))
+            # Offer only what the engine would accept: the same training images (else a "Yes" would cost
+            # the checkpoints for nothing; a new run clears them instead).
+            fits = run is not None and run.train_ids == [s.id for s in training_split(project)[0]]
         except Exception:
             return False  # nothing readable to resume: a fresh run
-        if run is None:
+        if run is None or not fits:
             return False
         done = ", ".join(run.stages_done) or "none"
         answer = self.ask_resume(f"A training of this project started {run.started or 'earlier'} was interrupted "

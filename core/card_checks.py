@@ -79,10 +79,16 @@ def _int(value, name: str, low: int, high: int) -> int:
     return value
 
 
-def _number(value, name: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
-        raise CardError(f"model card's {name} must be a number from {low:g} to {high:g}, got {str(value)[:40]}")
-    return float(value)
+def _number(value, name: str, low: float, high: float, above: bool = False) -> float:
+    """``value`` as a finite float in [low, high] (``above``: strictly above ``low``); CardError otherwise."""
+    try:
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an integer of hundreds of digits
+        number = math.nan
+    if not math.isfinite(number) or not low <= number <= high or (above and number <= low):
+        bound = f"above {low:g}" if above else f"from {low:g}"
+        raise CardError(f"model card's {name} must be a number {bound} to {high:g}, got {str(value)[:40]}")
+    return number
 
 
 def _size(value, name: str, high: int = MAX_INPUT_SIDE) -> None:
@@ -109,7 +115,10 @@ def _check_network(config, part: str, n_landmarks: int) -> None:
                 raise CardError(f"model card's architecture.{part}.{key} must be a short list")
             for v in config[key]:
                 _int(v, f"architecture.{part}.{key}", 1, 1024)
-    for key in ("temperature", "heatmap_sigma", "heatmap_gamma", "refiner_noise", "fine_scale", "decode_radius"):
+    for key in ("temperature", "heatmap_sigma", "fine_scale"):  # divided by: must be above 0
+        if key in config:
+            _number(config[key], f"architecture.{part}.{key}", 0.0, 1e4, above=True)
+    for key in ("heatmap_gamma", "refiner_noise", "decode_radius"):
         if key in config:
             _number(config[key], f"architecture.{part}.{key}", 0.0, 1e4)
     if config.get("adjacency"):  # empty for a network without a refiner
@@ -151,6 +160,34 @@ def check_card(card: dict, n_landmarks: int) -> None:
     for key, high in (("confidence_radius", 1e3), ("uncertainty_scale", 1e3)):
         if key in inference:
             _number(inference[key], f"inference.{key}", 0.0, high)
+    _check_uncertainty(card.get("uncertainty"), n_landmarks)
+    imported = card.get("imported_from")
+    if imported is not None and (not isinstance(imported, dict) or not all(isinstance(imported.get(k, ""), str)
+                                                                           for k in ("model", "weights_sha256"))):
+        raise CardError("model card's imported_from must name a model and its weights' checksum")
+
+
+def _check_uncertainty(uncertainty, n_landmarks: int) -> None:
+    """The conformal calibration the predictor draws regions with (``core.conformal.ConformalCalibration``)."""
+    if uncertainty is None:
+        return
+    if not isinstance(uncertainty, dict):
+        raise CardError("model card's uncertainty must be an object")
+    conformal = uncertainty.get("conformal")
+    if conformal is None:
+        return
+    if not isinstance(conformal, dict):
+        raise CardError("model card's uncertainty.conformal must be an object")
+    _number(conformal.get("alpha"), "uncertainty.conformal.alpha", 0.0, 1.0, above=True)
+    _int(conformal.get("n"), "uncertainty.conformal.n", 0, 10**9)
+    landmarks, quantiles = conformal.get("landmarks"), conformal.get("quantiles")
+    if not isinstance(landmarks, list) or not all(isinstance(n, str) for n in landmarks):
+        raise CardError("model card's uncertainty.conformal.landmarks must be a list of names")
+    if not isinstance(quantiles, list) or len(quantiles) != len(landmarks):
+        raise CardError("model card's uncertainty.conformal.quantiles must give one value per landmark")
+    for q in quantiles:
+        if q is not None:
+            _number(q, "uncertainty.conformal.quantiles", 0.0, 1e6)
 
 
 def card_binding(card: dict) -> str:

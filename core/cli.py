@@ -32,9 +32,11 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from core.schema import SchemaError
     from core.training.datasets import DatasetError
     from core.training.devices import DeviceError
+    from core.project.errors import ProjectError
     from core.training.loop import TrainingDiverged
 
-    return (CliError, ImageLoadError, ModelFileError, SchemaError, DatasetError, DeviceError, TrainingDiverged, OSError, ValueError, KeyError)
+    return (CliError, ImageLoadError, ModelFileError, SchemaError, DatasetError, DeviceError, TrainingDiverged, ProjectError,
+            OSError, ValueError, KeyError)
 
 
 def _print_json(obj: object) -> None:

@@ -71,8 +71,14 @@ def _session(args: argparse.Namespace, samples: list, tolerance) -> int:
 
     device = "cpu" if args.device == "auto" else args.device
     settings = RetrainSettings(device=device, max_minutes=args.retrain_minutes)
+    from core.training.loop import TrainingCancelled
+
     say = (lambda text: None) if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
-    result = simulate_session(args.model, samples, tolerance, args.retrain_every, settings, say, device=device)
+    try:
+        result = simulate_session(args.model, samples, tolerance, args.retrain_every, settings, say, device=device)
+    except (KeyboardInterrupt, TrainingCancelled):
+        print("anatomark: simulate-review cancelled; its scratch project is gone, nothing else changed", file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(result, allow_nan=False))
         return 0

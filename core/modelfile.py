@@ -104,7 +104,7 @@ def read_card(path: str | Path) -> dict:
         raise ModelFileError(f"{path.name}: model card missing") from exc
     except CardError as exc:
         raise ModelFileError(f"{path.name}: {exc}") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON, text, or a 5000-digit number
         raise ModelFileError(f"{path.name}: model card unreadable ({exc.__class__.__name__})") from exc
     if not isinstance(card, dict) or card.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path.name}: not an Anatomark model card of format {FORMAT_VERSION}")

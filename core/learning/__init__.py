@@ -9,7 +9,7 @@ Modules, one concern each:
 - ``verdict``: better / worse / inconclusive, with a bootstrap 95 % interval of the MRE change.
 - ``finetune``: one retraining run → a new published version with its card.
 - ``interrupted``: a run's scratch folder; resuming a run that was killed.
-- ``adoption``: adopt (never worse unless forced), restore, re-predict.
+- ``adoption``: adopt (never a version the verdict calls worse, unless forced), restore, re-predict.
 
 No Qt here; long work takes a ``progress`` callback and a ``cancel`` event.
 See ``user_guide/retraining.md`` and ``docs/adr/0004-model-registry.md``.

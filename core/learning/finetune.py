@@ -23,7 +23,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -144,6 +144,25 @@ def retrain(
         return _retrain(project, settings or RetrainSettings(), progress, cancel, resume)
 
 
+def _resumed_settings(saved: dict, given: RetrainSettings) -> RetrainSettings:
+    """The interrupted run's settings from its ``run.json`` (only known fields of the right kind; the
+    device is this call's), so a record from another version cannot stop the resume with a traceback."""
+    defaults = RetrainSettings()
+    kept = {}
+    for f in fields(RetrainSettings):
+        value = saved.get(f.name, getattr(defaults, f.name))
+        if f.name == "stages":
+            ok = isinstance(value, (list, tuple)) and all(v in ("global", "patch") for v in value) and value
+            kept[f.name] = tuple(value) if ok else defaults.stages
+        elif f.name in ("start", "device"):
+            kept[f.name] = value if isinstance(value, str) else getattr(defaults, f.name)
+        else:
+            default = getattr(defaults, f.name)
+            plain = isinstance(value, (int, float)) and not isinstance(value, bool)
+            kept[f.name] = value if value is None or plain else default
+    return RetrainSettings(**{**kept, "device": given.device})
+
+
 def _retrain(project: Project, settings: RetrainSettings, progress: Callable[[dict], None] | None,
              cancel: threading.Event | None, resume: bool) -> RetrainResult:
     ranks = distributed.current()
@@ -154,8 +173,7 @@ def _retrain(project: Project, settings: RetrainSettings, progress: Callable[[di
         raise RegistryError("--resume continues a run in one process; run it without torchrun")
     claimed = resume_run(registry) if resume else None
     if claimed is not None:
-        saved = dict(claimed[1].settings, device=settings.device)
-        settings = RetrainSettings(**{**saved, "stages": tuple(saved.get("stages", settings.stages))})
+        settings = _resumed_settings(claimed[1].settings, settings)
     current = current_version(project, registry)
     reviewed = {im.id for im in project.images if im.reviewed}
     prepare_validation(project)

@@ -21,8 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.atomic import atomic_write_text
-from core.learning.registry import ModelRegistry, RegistryError, scratch_pid
-from core.project.lock import pid_alive
+from core.learning.registry import ModelRegistry, RegistryError, scratch_owner_gone, scratch_pid
 
 __all__ = ["RUN_FILE", "RunRecord", "finish_stage", "interrupted_run", "resume_run", "start_run"]
 
@@ -62,9 +61,8 @@ def _interrupted(registry: ModelRegistry) -> list[tuple[Path, RunRecord]]:
     if not registry.root.is_dir():
         return found
     for entry in registry.root.glob(".work-*"):
-        pid = scratch_pid(entry.name)
-        if pid is None or pid == os.getpid() or pid_alive(pid) or not entry.is_dir():
-            continue
+        if scratch_pid(entry.name) is None or not scratch_owner_gone(entry.name) or not entry.is_dir():
+            continue  # a live run's, another machine's, or an old unnamed folder
         record = RunRecord.load(entry)
         if record is not None:
             found.append((entry, record))

@@ -31,8 +31,30 @@ __all__ = ["BUNDLED", "ModelRegistry", "RegistryError", "registry_dir", "scratch
 
 BUNDLED = "v0"
 _VERSION = re.compile(r"^v(\d+)$")
-#: ``.tmp-v3-1234`` (publishing) and ``.work-20261203T091500123456-1234`` (training): the last number is the pid.
-_SCRATCH = re.compile(r"^\.(?:tmp|work)-.*?(?:-(\d+))?$")
+#: ``.tmp-<time>-<host>-<pid>`` (publishing) and ``.work-<time>-<host>-<pid>`` (training); older names
+#: end in ``-<pid>`` alone (``.tmp-v3-1234``) or in nothing.
+_SCRATCH = re.compile(r"^\.(?:tmp|work)-.*?(?:-(?:h([0-9a-f]{8})-)?(\d+))?$")
+
+
+def host_tag() -> str:
+    """Eight hex digits naming this machine: a project on a shared drive may be trained from several,
+    and a process id means something only on the machine that gave it out."""
+    import hashlib
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _owner_gone(name: str) -> bool:
+    """True when the scratch folder ``name`` belongs to a process of this machine that no longer runs
+    (another machine's, or one whose owner cannot be told, is never taken for gone)."""
+    m = _SCRATCH.match(name)
+    if m is None or m.group(2) is None:
+        return False
+    if m.group(1) is not None and m.group(1) != host_tag():
+        return False
+    pid = int(m.group(2))
+    return pid != os.getpid() and not pid_alive(pid)
 #: A scratch folder without a pid (written before names carried one) is stale after this long.
 _STALE_SECONDS = 24 * 3600
 
@@ -40,7 +62,12 @@ _STALE_SECONDS = 24 * 3600
 def scratch_pid(name: str) -> int | None:
     """The process id at the end of a scratch folder's name; None for other names or older ones without."""
     m = _SCRATCH.match(name)
-    return int(m.group(1)) if m is not None and m.group(1) is not None else None
+    return int(m.group(2)) if m is not None and m.group(2) is not None else None
+
+
+def scratch_owner_gone(name: str) -> bool:
+    """Public form of the ownership test (``core.learning.interrupted`` uses it)."""
+    return _owner_gone(name)
 
 
 class RegistryError(ValueError):
@@ -111,37 +138,61 @@ class ModelRegistry:
     def scratch_dir(self, kind: str) -> Path:
         """A new scratch folder name for this process (``kind``: ``work`` or ``tmp``), not yet created."""
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time_ns() % 1_000_000_000:09d}"
-        return self.root / f".{kind}-{stamp}-{os.getpid()}"
+        return self.root / f".{kind}-{stamp}-h{host_tag()}-{os.getpid()}"
 
     @contextmanager
     def training_lock(self) -> Iterator[None]:
         """Held for a whole training run: a second run of the same project (another window, a
-        command line) is refused with one line instead of racing this one to publish. A lock
-        left by a process that is gone is taken over."""
+        command line, another machine on a shared drive) is refused with one line instead of racing
+        this one to publish. The lock file holds ``<host tag> <pid>`` and is put in place whole
+        (written aside, then hard-linked: it is never seen empty); a lock of a process of this
+        machine that is gone is taken over, another machine's is always respected."""
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / ".training.lock"
-        for _ in range(3):
+        mine = f"{host_tag()} {os.getpid()}"
+        for _ in range(5):
+            aside = self.root / f".training.lock.{host_tag()}-{os.getpid()}-{time.time_ns()}"
+            aside.write_text(mine, encoding="ascii")
             try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                os.link(aside, path)  # atomic: fails when a lock is there
+                break
             except FileExistsError:
-                try:
-                    pid = int(path.read_text(encoding="ascii").strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and pid_alive(pid):
-                    raise RegistryError(f"another training of this project is running (process {pid}); "
-                                        f"wait for it to finish or cancel it") from None
-                path.unlink(missing_ok=True)  # a killed run's lock: take it over
-                continue
-            with os.fdopen(fd, "w", encoding="ascii") as fh:
-                fh.write(str(os.getpid()))
-            break
+                self._refuse_or_clear(path)
+            finally:
+                aside.unlink(missing_ok=True)
         else:
             raise RegistryError(f"{path.name}: could not take the training lock (the folder keeps changing)")
         try:
             yield
         finally:
-            path.unlink(missing_ok=True)
+            try:
+                if path.read_text(encoding="ascii") == mine:  # never remove a lock another process took over
+                    path.unlink()
+            except OSError:
+                pass
+
+    def _refuse_or_clear(self, path: Path) -> None:
+        """A lock is there: RegistryError when its holder may be alive; else remove it (taken over)."""
+        try:
+            text = path.read_text(encoding="ascii").split()
+            age = time.time() - path.stat().st_mtime
+        except (OSError, UnicodeDecodeError):
+            return  # gone meanwhile: try again
+        if len(text) == 2 and text[1].isdigit():
+            host, pid = text[0], int(text[1])
+        elif len(text) == 1 and text[0].isdigit():  # written before locks named their machine
+            host, pid = host_tag(), int(text[0])
+        else:
+            host, pid = None, 0
+        if host is None and age < 10:
+            raise RegistryError("another training of this project is starting; wait for it or cancel it")
+        if host is not None and host != host_tag():
+            raise RegistryError("another training of this project is running on another computer; "
+                                "wait for it to finish or cancel it there")
+        if host is not None and pid != os.getpid() and pid_alive(pid):
+            raise RegistryError(f"another training of this project is running (process {pid}); "
+                                f"wait for it to finish or cancel it")
+        path.unlink(missing_ok=True)  # a killed run's (or an unreadable old) lock: take it over
 
     def remove_stale_scratch(self) -> list[str]:
         """Remove the ``.tmp-*`` / ``.work-*`` folders of processes that are gone (a killed
@@ -152,9 +203,8 @@ class ModelRegistry:
         for entry in self.root.iterdir():
             if _SCRATCH.match(entry.name) is None or not entry.is_dir():
                 continue
-            pid = scratch_pid(entry.name)
-            if pid is not None:
-                stale = pid != os.getpid() and not pid_alive(pid)
+            if scratch_pid(entry.name) is not None:
+                stale = _owner_gone(entry.name)
             else:
                 try:
                     stale = time.time() - entry.stat().st_mtime > _STALE_SECONDS
@@ -207,8 +257,11 @@ class ModelRegistry:
         self.remove_stale_scratch()  # a killed publish's folder; never another live process's
         for _ in range(5):  # another process may publish the same number at the same moment
             version = self.next_version()
-            tmp = self.root / f".tmp-{version}-{os.getpid()}"
-            tmp.mkdir()
+            tmp = self.scratch_dir("tmp")  # unique (time to the ns): never a leftover of a reused pid
+            try:
+                tmp.mkdir()
+            except FileExistsError:
+                continue
             try:
                 if weights_from is not None:
                     republish(weights_from, tmp / "model.pt", dict(card, version=version))

@@ -106,7 +106,10 @@ def locked_validation(project: Project, fraction: float = VAL_FRACTION, untraine
     locked = list(record.get("val_ids") or [])
     reviewed = [im for im in project.images if is_reviewed(im)]
     if not locked:
-        ids = _pick(reviewed, _size(len(reviewed), fraction))
+        # An image a version trained on (a first run fell back to the training images) would flatter
+        # that version: with ``untrained`` the first choice comes from the others only.
+        pool = reviewed if untrained is None else [im for im in reviewed if im.id in set(untrained)]
+        ids = _pick(pool, min(_size(len(reviewed), fraction), len(pool)))
         note = f"locked validation subset: {len(ids)} images"
     elif untrained is not None:
         candidates = [im for im in reviewed if im.id in set(untrained) and im.id not in set(locked)]

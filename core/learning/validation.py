@@ -81,6 +81,10 @@ def evaluate_model(model_path: Path, samples: list[Sample], names: tuple[str, ..
         radius = accept_radius_px(sample.spacing, prediction.image_size)
         radii.append(radius)
         preds.append(censor(prediction.points, sample.points, sample.accepted, radius))
+    if not preds:  # cancelled before the first image
+        from core.training.loop import TrainingCancelled
+
+        raise TrainingCancelled("cancelled while measuring the validation images; nothing was published")
     samples = samples[: len(preds)]
     pred = np.stack(preds)
     gt = np.stack([s.points for s in samples])

@@ -9,9 +9,10 @@ fixed seed, so the same numbers always give the same verdict) for a 95 %
 interval of the MRE change. Outcomes:
 
 - ``better``: the whole interval lies below 0 (and enough images, see below);
-- ``worse``: the MRE went up (``after > before``). This is the issue-4 rule
-  "never adopted automatically when worse on the locked validation set", kept
-  exactly: a worse version is never adoptable, however wide the interval;
+- ``worse``: the MRE went up (``after > before``) on enough evidence (at least
+  ``MIN_IMAGES`` validation images with points a person placed or moved), or by
+  more than the acceptance radius on any evidence. A worse version is never
+  adoptable without "adopt anyway", however wide the interval;
 - ``inconclusive``: not worse, but the interval includes 0, or measured on the
   training images (no locked subset yet); and, whichever way the MRE went, fewer
   than ``MIN_IMAGES`` validation images, or fewer than that with a point a person
@@ -19,7 +20,8 @@ interval of the MRE change. Outcomes:
   The user may still accept it, knowing why it is uncertain;
 - ``first``: nothing to compare with (the project had no model).
 
-``adoptable`` is ``outcome != "worse"``. Changes are in px, and in mm when
+``adoptable`` is ``outcome != "worse"``: on too little evidence (ADR 0005) a higher MRE
+gives ``inconclusive``, which the user may adopt knowing why it is uncertain. Changes are in px, and in mm when
 every validation image has a known spacing.
 """
 

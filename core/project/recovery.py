@@ -83,7 +83,10 @@ def recover_project(damaged: Path | str, out: Path | str) -> RecoveryReport:
             schema = LandmarkSchema.from_dict(json.loads(_text(f["schema"][()]) or ""))
         except Exception as exc:
             raise ProjectError(f"{name}: nothing recoverable (the landmark schema is damaged)") from exc
-        raw_strings = [_text(s) for s in f["strings"][()]] if "strings" in f else []
+        try:
+            raw_strings = [_text(s) for s in f["strings"][()]] if "strings" in f else []
+        except Exception as exc:  # the table itself unreadable: names become "?" through the codes
+            raise ProjectError(f"{name}: nothing recoverable (the names table is damaged: {describe_os_error(exc)})") from exc
         report.strings_replaced = sum(s is None for s in raw_strings)
         strings = StringTable(["?" if s is None else s for s in raw_strings])
         try:
@@ -104,9 +107,14 @@ def recover_project(damaged: Path | str, out: Path | str) -> RecoveryReport:
             report.predictions_dropped = len(f["predictions"]["id"][()])
         except Exception:
             report.predictions_dropped = 0
-        attrs = {"project_id": uuid.uuid4().hex, "created": _text(f.attrs.get("created", "")) or utc_now(), "revision": 1,
+        try:
+            created = _text(f.attrs.get("created", "")) or utc_now()
+            had_learning = "learning" in f.attrs
+        except Exception:
+            created, had_learning = utc_now(), True
+        attrs = {"project_id": uuid.uuid4().hex, "created": created, "revision": 1,
                  "recovered_from": damaged.name, "recovered": utc_now()}
-        if "learning" in f.attrs:
+        if had_learning:
             report.dropped.append("the learning record (validation subset, current version) was not carried over: "
                                   "choose the model again in the new project")
     snap = Snapshot(attrs=attrs, schema_json=json.dumps(schema.to_dict()), names=schema.landmarks, images=images,

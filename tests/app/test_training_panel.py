@@ -289,10 +289,17 @@ def test_train_offers_to_resume_an_interrupted_run(make_window, qtbot, tmp_path)
     registry = ModelRegistry(path, "ceph19")
     work = registry.root / f".work-20261203T000000000000000-{dead.pid}"
     work.mkdir(parents=True)
-    RunRecord("v0", {"epochs": 3}, ["a"], ["global"], "2026-12-03T09:00:00+00:00").save(work)
-
     window = make_window()
     assert window.doc.open_project(path)
+    from core.learning import training_split
+
+    train_ids = [s.id for s in training_split(window.doc.project)[0]]
+    RunRecord("v0", {"epochs": 3}, ["not", "these"], ["global"], "2026-12-03T09:00:00+00:00").save(work)
+    training = window.training
+    asked = []
+    training.ask_resume = lambda text: asked.append(text) or True
+    assert training._offer_resume() is False and asked == []  # other training images: nothing to offer
+    RunRecord("v0", {"epochs": 3}, train_ids, ["global"], "2026-12-03T09:00:00+00:00").save(work)
     training = window.training
     asked, started = [], []
     training.ask_resume = lambda text: asked.append(text) or True

@@ -366,6 +366,13 @@ LYING_CARDS = [
     ("patch-iterations-huge", lambda p: _edit(p, _set("inference", {"patch_iterations": 10**9}))),
     ("confidence-radius-nan", lambda p: _edit(p, _set("inference", {"confidence_radius": float("nan")}))),
     ("inference-list", lambda p: _edit(p, _set("inference", ["soft_argmax"]))),
+    ("temperature-zero", lambda p: _edit(p, _set("architecture.global.temperature", 0))),
+    ("temperature-400-digits", lambda p: _edit(p, _set("architecture.global.temperature", 10**400))),
+    ("number-5000-digits", '{"format_version": 1, "x": ' + "9" * 5000 + "}"),
+    ("conformal-quantiles-short", lambda p: _edit(p, _set("uncertainty.conformal.quantiles", [1.0]))),
+    ("conformal-alpha-text", lambda p: _edit(p, _set("uncertainty.conformal.alpha", "0.1"))),
+    ("conformal-not-object", lambda p: _edit(p, _set("uncertainty", {"conformal": [1, 2]}))),
+    ("imported-from-list", lambda p: _edit(p, _set("imported_from", ["chest6@2"]))),
 ]
 
 

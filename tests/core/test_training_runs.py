@@ -52,7 +52,7 @@ def test_a_killed_training_resumes_from_its_checkpoint_and_leaves_no_scratch(tmp
     assert len(left) == 1 and left[0].startswith(".work-") and left[0].endswith(f"-{proc.pid}")
     assert (registry.root / left[0] / "global.pt.last").exists()
     assert registry.versions() == ["v0"]
-    assert (registry.root / ".training.lock").read_text() == str(proc.pid)  # a killed run's lock, taken over below
+    assert (registry.root / ".training.lock").read_text().split()[1] == str(proc.pid)  # a killed run's lock, taken over below
     record = interrupted_run(registry)
     assert record is not None and record.parent == "v0" and record.settings["epochs"] == 6
 
@@ -79,7 +79,8 @@ def test_dead_runs_scratch_is_removed_and_a_live_ones_kept(tmp_path, dead_pid):
     registry = ModelRegistry(path, "ceph19")
     registry.root.mkdir(parents=True)
     dead = [registry.root / f".work-20260101T000000000000000-{dead_pid}", registry.root / f".tmp-v1-{dead_pid}"]
-    live = [registry.root / f".tmp-v1-{os.getppid()}", registry.root / ".work-20261203T000000000000001"]  # a live process; a fresh unnamed one
+    live = [registry.root / f".tmp-v1-{os.getppid()}", registry.root / ".work-20261203T000000000000001",  # a live process; a fresh unnamed one
+            registry.root / f".work-20261203T000000000000002-hffffffff-{dead_pid}"]  # another computer's: its pid means nothing here
     for folder in dead + live:
         folder.mkdir()
     with Project.open(path) as project:
@@ -107,3 +108,16 @@ def test_a_second_training_of_one_project_is_refused_while_the_first_runs(tmp_pa
     with Project.open(path) as project:
         result = retrain(project, RetrainSettings(epochs=1, device="cpu", stages=("global",)))
     assert result.version == "v1" and not lock.exists()
+
+
+def test_another_computers_training_lock_is_respected(tmp_path):
+    """A project on a shared drive: a lock written by another machine cannot be checked here."""
+    path = _project(tmp_path, n_reviewed=4, n_predicted=0)
+    registry = ModelRegistry(path, "ceph19")
+    registry.root.mkdir(parents=True)
+    lock = registry.root / ".training.lock"
+    lock.write_text("ffffffff 1")
+    with Project.open(path) as project:
+        with pytest.raises(RegistryError, match="running on another computer"):
+            retrain(project, RetrainSettings(epochs=1, device="cpu", stages=("global",)))
+    assert lock.read_text() == "ffffffff 1" and registry.versions() == ["v0"]
