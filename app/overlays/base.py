@@ -53,6 +53,9 @@ class Overlay:
     def selection_changed(self, frame: Frame) -> None:
         """``frame.selected`` changed."""
 
+    def view_changed(self) -> None:
+        """The view was zoomed or panned (layers laid out in screen pixels redo that)."""
+
     # -- shared machinery -------------------------------------------------------------
 
     def set_frame(self, frame: Frame | None) -> None:

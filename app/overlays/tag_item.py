@@ -13,6 +13,7 @@ class TagItem(QGraphicsItem):
     def __init__(self, offset: tuple[float, float], point_size: float = 8.5, bold: bool = False) -> None:
         super().__init__()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self.base = QPointF(*offset)  # where the tag goes with nothing in its way
         self.offset = QPointF(*offset)
         self.font = QFont()
         self.font.setPointSizeF(point_size)
@@ -24,10 +25,24 @@ class TagItem(QGraphicsItem):
     def set_text(self, text: str, colour: str) -> None:
         if text == self.text and colour == self.colour.name():
             return
-        self.prepareGeometryChange()
         self.text, self.colour = text, QColor(colour)
+        self._layout()
+
+    def text_width(self, text: str) -> float:
+        """Width in screen px the tag takes for ``text`` (plate included)."""
+        return QFontMetricsF(self.font).horizontalAdvance(text) + 8
+
+    def set_shift(self, dx: float, dy: float) -> None:
+        """Move the tag by (dx, dy) screen px from its usual offset (``app.overlays.declutter``)."""
+        offset = QPointF(self.base.x() + dx, self.base.y() + dy)
+        if offset != self.offset:
+            self.offset = offset
+            self._layout()
+
+    def _layout(self) -> None:
+        self.prepareGeometryChange()
         metrics = QFontMetricsF(self.font)
-        width = metrics.horizontalAdvance(text) + 8
+        width = metrics.horizontalAdvance(self.text) + 8
         height = metrics.height() + 2
         self._rect = QRectF(self.offset.x(), self.offset.y() - height / 2, width, height)
         self.update()

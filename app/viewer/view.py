@@ -255,6 +255,8 @@ class ImageViewer(QWidget):
 
     def _on_range_changed(self) -> None:
         self._update_corner()
+        for overlay in self.overlays:
+            overlay.view_changed()
         self.view_changed.emit()
 
     # -- geometry helpers (tests, screenshots) ----------------------------------------
