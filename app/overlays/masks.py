@@ -14,15 +14,30 @@ from app.theme import MASK_COLOURS
 from app.viewer.frame import Frame
 
 
-def colour_masks(masks: np.ndarray, alpha: int = 110, shown: list[bool] | None = None) -> np.ndarray:
-    """(C, H, W) bool → (H, W, 4) uint8 RGBA, later classes drawn over earlier ones; ``shown[c]`` False skips class c."""
+def outline_width(shape: tuple[int, int]) -> int:
+    """Outline thickness in image px: about 2 screen px when a typical film fits the window."""
+    return max(2, round(max(shape) / 500))
+
+
+def mask_outline(mask: np.ndarray, width: int) -> np.ndarray:
+    """The pixels of ``mask`` within ``width`` px of its border (its edge band)."""
+    from scipy.ndimage import binary_erosion
+
+    return mask & ~binary_erosion(mask, iterations=width, border_value=0)
+
+
+def colour_masks(masks: np.ndarray, alpha: int = 110, shown: list[bool] | None = None, outline: bool = False) -> np.ndarray:
+    """(C, H, W) bool → (H, W, 4) uint8 RGBA, later classes drawn over earlier ones; ``shown[c]`` False skips
+    class c; ``outline`` draws each class's border band only (opaque), so the anatomy under it stays visible."""
     masks = np.asarray(masks, dtype=bool)
     rgba = np.zeros(masks.shape[1:] + (4,), dtype=np.uint8)
+    width = outline_width(masks.shape[1:])
     for c, mask in enumerate(masks):
         if shown is not None and not shown[c]:
             continue
         colour = pg.mkColor(MASK_COLOURS[c % len(MASK_COLOURS)])
-        rgba[mask] = (colour.red(), colour.green(), colour.blue(), alpha)
+        area = mask_outline(mask, width) if outline else mask
+        rgba[area] = (colour.red(), colour.green(), colour.blue(), 235 if outline else alpha)
     return rgba
 
 
@@ -46,10 +61,18 @@ class MaskOverlay(Overlay):
         self.image = self.add_item(pg.ImageItem(axisOrder="row-major"))
         self._drawn = None
         self.hidden_classes: set[str] = set()
+        self.outline = False
 
     def set_class_visible(self, name: str, visible: bool) -> None:
         """Show or hide one mask class (by name) and redraw."""
         (self.hidden_classes.discard if visible else self.hidden_classes.add)(name)
+        self._drawn = None
+        if self.frame is not None and self.available(self.frame):
+            self.draw(self.frame)
+
+    def set_outline(self, on: bool) -> None:
+        """Outlines only (the anatomy under a mask stays visible) or filled masks; redraws."""
+        self.outline = bool(on)
         self._drawn = None
         if self.frame is not None and self.available(self.frame):
             self.draw(self.frame)
@@ -62,7 +85,7 @@ class MaskOverlay(Overlay):
             return
         self._drawn = frame.prediction
         shown = [name not in self.hidden_classes for name in mask_classes(frame)] or None
-        self.image.setImage(colour_masks(frame.prediction.masks, shown=shown), autoLevels=False, levels=(0, 255))
+        self.image.setImage(colour_masks(frame.prediction.masks, shown=shown, outline=self.outline), autoLevels=False, levels=(0, 255))
 
     def point_moved(self, frame: Frame, k: int) -> None:
         """Masks are the model's: they do not follow edits."""

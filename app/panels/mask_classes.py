@@ -35,6 +35,10 @@ class MaskClassToggles(QWidget):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(18, 0, 0, 0)
         self._layout.setSpacing(1)
+        self.outline = QCheckBox("Outlines only")
+        self.outline.setToolTip("Draw each mask's border instead of filling it, so the anatomy under it stays visible")
+        self.outline.toggled.connect(overlay.set_outline)
+        self._layout.addWidget(self.outline)
         self.setVisible(False)
 
     def set_classes(self, classes: tuple[str, ...]) -> None:

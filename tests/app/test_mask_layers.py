@@ -48,3 +48,28 @@ def test_each_mask_class_has_its_own_toggle(make_window, qtbot, rg1, wait_for_pr
     # The whole layer still has its own toggle (M), independent of the class boxes.
     panel.checks["masks"].setChecked(False)
     assert not viewer.overlay("masks").is_shown()
+
+
+def test_outlines_only_draws_each_mask_border(make_window, qtbot, rg1, wait_for_predictions):
+    """Issue 17 item 5: an outline mode for masks, so the anatomy under them stays visible."""
+    from app.overlays.masks import mask_outline, outline_width
+
+    window = make_window()
+    window.open_images([rg1])
+    wait_for_predictions(qtbot, window)
+    viewer, panel = window.viewer, window.layers_panel
+    frame = viewer.frame
+    h, w = frame.image_size
+    masks = np.zeros((1, h, w), bool)
+    masks[0, 100:400, 100:500] = True
+    frame.prediction = dataclasses.replace(frame.prediction, masks=masks, mask_classes=("right_lung",))
+    viewer.set_frame(frame)
+    panel.refresh_availability()
+    image = viewer.overlay("masks").image
+    assert image.image[250, 300, 3] > 0  # filled
+    panel.mask_classes.outline.setChecked(True)  # as a click does
+    width = outline_width((h, w))
+    assert image.image[250, 300, 3] == 0  # the inside is clear now
+    assert image.image[100, 300, 3] > 0 and image.image[100 + width, 300, 3] == 0  # a band of `width` px at the border
+    band = mask_outline(masks[0], width)
+    assert band.sum() == np.count_nonzero(image.image[..., 3])
