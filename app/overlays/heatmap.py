@@ -2,7 +2,8 @@
 
 Heatmaps are the global stage's (K, h, w) distributions (each sums to 1); each is
 scaled to its own peak, upsampled ×4 bilinearly (smooth on screen) and coloured with a
-colormap whose low end is transparent, so the anatomy stays visible under it. The
+colormap whose low end is transparent, so the anatomy stays visible under it; a cyan line
+at a tenth of the peak outlines each map, so it can be found at fit zoom on a bright film. The
 ``heatmap_to_image`` (2, 3) affine of the prediction places it over the image.
 """
 
@@ -16,6 +17,10 @@ from app.overlays.base import Overlay
 from app.viewer.frame import Frame
 
 COLORMAPS = ("inferno", "viridis", "plasma", "magma", "CET-L17")
+#: The contour drawn around each map: a tenth of its peak (its extent, wider than the marker), in
+#: cyan (legible on bright and dark film alike).
+CONTOUR_LEVEL = 0.1
+CONTOUR_COLOUR = "#4dd9ff"
 MODES = ("selected", "all")
 UPSAMPLE = 4
 
@@ -74,6 +79,10 @@ class HeatmapOverlay(Overlay):
         self.colormap = COLORMAPS[0]
         self.image = self.add_item(pg.ImageItem(axisOrder="row-major"))
         self.image.setLookupTable(lookup_table(self.colormap))
+        # The outline of each map (CONTOUR_LEVEL), in a colour that reads on a bright film as on a dark one:
+        # at fit zoom a peaked map is a few screen pixels across and its colours alone get lost.
+        self.contour = pg.IsocurveItem(level=CONTOUR_LEVEL, pen=pg.mkPen(CONTOUR_COLOUR, width=1.6))
+        self.contour.setParentItem(self.image)  # same transform as the map it outlines
         self._key: tuple | None = None
 
     def available(self, frame: Frame | None) -> bool:
@@ -108,8 +117,11 @@ class HeatmapOverlay(Overlay):
             heat = (heatmaps / np.maximum(peaks, 1e-12)[:, None, None]).max(axis=0)
         else:
             heat = np.zeros(heatmaps.shape[1:], np.float32)
-        self.image.setImage(upsample(heat, UPSAMPLE), autoLevels=False, levels=(0.0, 1.0))
+        fine = upsample(heat, UPSAMPLE)
+        self.image.setImage(fine, autoLevels=False, levels=(0.0, 1.0))
         self.image.setTransform(item_transform(frame.prediction.heatmap_to_image, UPSAMPLE))
+        # IsocurveItem follows pyqtgraph's imageAxisOrder, which the app sets to row-major like the map.
+        self.contour.setData(np.ascontiguousarray(fine.T) if pg.getConfigOption("imageAxisOrder") == "col-major" else fine)
 
     def set_frame(self, frame: Frame | None) -> None:
         self._key = None

@@ -164,6 +164,14 @@ def test_layer_toggles_and_masks_only_with_masks(shown, qtbot):
     panel.heatmap_mode.setCurrentIndex(1)
     assert viewer.overlay("heatmap").mode == "all"
     assert float(heat.image.max()) == pytest.approx(1.0, abs=0.01)
+    # Each map is outlined (issue 17 item 5): the contour follows the map and its transform, and
+    # every landmark's point lies inside a ring drawn around it.
+    contour = viewer.overlay("heatmap").contour
+    assert contour.parentItem() is heat and contour.data is not None
+    rect = heat.mapRectToView(contour.boundingRect())
+    points = np.asarray(viewer.frame.prediction.points) + 0.5
+    inside = (points[:, 0] >= rect.left()) & (points[:, 0] <= rect.right()) & (points[:, 1] >= rect.top()) & (points[:, 1] <= rect.bottom())
+    assert inside.all()
 
     # The model's points are drawn where the prediction puts them (image px + 0.5, ADR 0001).
     prediction = viewer.frame.prediction
