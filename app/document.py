@@ -22,9 +22,8 @@ AUTOSAVE_MS = 1000
 _RADIOGRAPH_CACHE = 3
 
 
-def one_line(exc: BaseException) -> str:
-    """An exception as one line fit for a dialog (``core.messages.error_line``: file names only)."""
-    return error_line(exc)
+#: An exception as one line fit for a dialog: file names only (``core.messages``).
+one_line = error_line
 
 
 class ProjectDocument(QObject):
@@ -62,6 +61,9 @@ class ProjectDocument(QObject):
         for signal in (self.landmark_changed, self.prediction_stored, self.images_changed, self.image_changed,
                        self.project_opened, self.project_closed):
             signal.connect(lambda *_: self._calibrations.clear())
+        # Spacings read from research data set tables, per image path: ``spacing`` is asked per table
+        # cell and per drag step, the table is read once.
+        self._table_spacing: dict[str, tuple[float, float] | None] = {}
 
     # -- project lifecycle -------------------------------------------------------------
 
@@ -130,17 +132,18 @@ class ProjectDocument(QObject):
         if not self.require_editable():
             return []
         added, failed, already = [], [], []
+        known = set(self.image_ids())
         for path in paths:
             try:
                 radiograph = load_image(path)  # decoded once: the store and the viewer share it
-                known = set(self.image_ids())
                 image = self.project.add_image(Path(path), radiograph=radiograph)
             except Exception as exc:
                 failed.append(f"{Path(path).name}: {one_line(exc)}")
                 continue
-            if image.id in known or image.id in added:  # same content: the store keeps one record
+            if image.id in known:  # same content: the store keeps one record
                 already.append(f"{Path(path).name} (same content as {Path(image.path).name})")
                 continue
+            known.add(image.id)
             added.append(image.id)
             self._remember(image.id, radiograph)
         if already:
@@ -205,11 +208,13 @@ class ProjectDocument(QObject):
         radiograph = self._radiographs.get(image_id or self.current_image_id or "")
         if radiograph is not None and radiograph.spacing is not None:
             return radiograph.spacing
-        if image is not None:  # a research data set's table may know it (ISBI cephalograms: 0.2 mm/px)
+        if image is None:
+            return None
+        if image.path not in self._table_spacing:  # a research data set's table may know it (ISBI: 0.2 mm/px)
             from app.ground_truth import reference_spacing
 
-            return reference_spacing(image.path)
-        return None
+            self._table_spacing[image.path] = reference_spacing(image.path)
+        return self._table_spacing[image.path]
 
     def loaded_radiograph(self, image_id: str) -> Radiograph | None:
         """The decoded image when it is in the cache (no loading), else None."""

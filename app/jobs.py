@@ -204,8 +204,6 @@ def _name(source) -> str:
     return Path(path).name if path is not None else "image"
 
 
-
-
 class _CallWorker(QObject):
     finished = Signal(object, str)  # (result, "") or (None, one-line error)
 

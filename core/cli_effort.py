@@ -34,7 +34,7 @@ def cmd_simulate_review(args: argparse.Namespace) -> int:
     if dataset.schema.landmarks != predictor.schema.landmarks:
         raise EffortError(f"model {predictor.model_id} is for schema {predictor.schema.name}, the data set is {dataset.schema.name}")
     if args.retrain_every is not None:
-        return _session(args, samples, tolerance)
+        return _session(args, predictor, samples, tolerance)
 
     tty = sys.stderr.isatty()
 
@@ -64,7 +64,7 @@ def cmd_simulate_review(args: argparse.Namespace) -> int:
     return 0
 
 
-def _session(args: argparse.Namespace, samples: list, tolerance) -> int:
+def _session(args: argparse.Namespace, predictor, samples: list, tolerance) -> int:
     """``--retrain-every N``: the review session with periodic retraining (core.review_session)."""
     from core.learning import RetrainSettings
     from core.review_session import simulate_session
@@ -75,7 +75,7 @@ def _session(args: argparse.Namespace, samples: list, tolerance) -> int:
 
     say = (lambda text: None) if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
     try:
-        result = simulate_session(args.model, samples, tolerance, args.retrain_every, settings, say, device=device)
+        result = simulate_session(predictor, samples, tolerance, args.retrain_every, settings, say, device=device)
     except (KeyboardInterrupt, TrainingCancelled):
         print("anatomark: simulate-review cancelled; its scratch project is gone, nothing else changed", file=sys.stderr)
         return 130

@@ -199,19 +199,19 @@ def calibrate(points: np.ndarray, truth: np.ndarray, covariances: np.ndarray, al
     return ConformalCalibration(float(alpha), int(scores.shape[0]), tuple(landmarks), quantiles, data, median_px, median_mm)
 
 
-def prediction_regions(prediction) -> tuple[np.ndarray, float] | None:
+def prediction_regions(prediction, calibration: ConformalCalibration | None = None) -> tuple[np.ndarray, float] | None:
     """``(region_px (K, 3), coverage)`` of a ``Prediction`` or a project's ``CachedPrediction``; None if uncalibrated.
 
-    A fresh ``Prediction`` carries its regions. A cached one (the project keeps
-    heatmaps, not regions) gets them from its heatmaps and the calibration in
-    the card of the bundled model with exactly its ``model_id`` (name@version):
-    a fine-tuned version has other errors, so it gets no region until it is
-    calibrated itself.
+    ``calibration`` (a project's own, ``core.learning.recalibration``) wins when given. Else a
+    fresh ``Prediction`` carries its regions, and a cached one (the project keeps heatmaps,
+    not regions) gets them from its heatmaps and the calibration in the card of the bundled
+    model with exactly its ``model_id`` (name@version): a fine-tuned version has other
+    errors, so it gets no region until it is calibrated itself.
     """
     region = getattr(prediction, "region_px", None)
-    if region is not None:
+    if region is not None and calibration is None:
         return np.asarray(region), float(prediction.coverage)
-    calibration = _bundled_calibration(str(prediction.model_id))
+    calibration = calibration or _bundled_calibration(str(prediction.model_id))
     if calibration is None or prediction.heatmaps is None:
         return None
     cov = heatmap_covariance(prediction.heatmaps, prediction.heatmap_to_image)

@@ -22,20 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
-from core.effort import EffortError, PredictorReviewModel, Tolerance, review_image
+from core.effort import EffortError, Tolerance, review_image
 from core.training.datasets import Sample
 
 
-def _session_project(folder: Path, model: str, schema_name: str):
-    """A scratch project of ``schema_name`` whose current version is ``model`` (v0 when it is the bundled
-    model of that schema, else imported as a version)."""
+def _session_project(folder: Path, path: Path, schema_name: str):
+    """A scratch project of ``schema_name`` whose current version is the model file ``path`` (v0 when it
+    is the bundled model of that schema, else imported as a version)."""
     from core.learning import ModelRegistry
-    from core.modelfile import resolve_model
     from core.project import Project
 
     project = Project.create(folder / "session.anatomark", schema_name, user="simulated-reviewer")
     registry = ModelRegistry(project.path, schema_name)
-    path = resolve_model(model)
     if "v0" not in registry.versions() or registry.path("v0").resolve() != path.resolve():
         record = project.learning
         record["current"] = registry.import_model(path)
@@ -54,7 +52,7 @@ def _store_review(project, sample: Sample, prediction, corrected: list[int]) -> 
 
 
 def simulate_session(
-    model: str,
+    predictor,
     samples: Sequence[Sample],
     tolerance: Tolerance,
     every: int,
@@ -65,16 +63,16 @@ def simulate_session(
 ) -> dict:
     """Walk ``samples`` in order, retraining every ``every`` reviewed images (see the module docstring).
 
-    ``settings``: :class:`core.learning.RetrainSettings` for each retrain (default: the app's
-    fine-tuning). Returns ``every``, ``tolerance``, ``blocks`` (per block: ``images`` "a–b", ``n``,
-    ``model`` (the version that predicted it), ``corrections_per_image`` with it and
+    ``predictor``: the loaded starting model (``core.inference.Predictor``). ``settings``:
+    :class:`core.learning.RetrainSettings` for each retrain (default: the app's fine-tuning).
+    Returns ``every``, ``tolerance``, ``blocks`` (per block: ``images`` "a–b", ``n``, ``model``
+    (the version that predicted it), ``corrections_per_image`` with it and
     ``baseline_corrections_per_image`` with the starting model), ``retrains`` (after how many
     images, ``version``, ``verdict`` text, ``outcome``, ``adopted``, ``seconds``), and the totals.
     """
     from core.inference import Predictor
     from core.learning import RetrainSettings, adopt, retrain
     from core.learning.finetune import current_version
-    from core.modelfile import resolve_model
 
     if every < 1:
         raise EffortError(f"--retrain-every must be at least 1, got {every}")
@@ -83,27 +81,29 @@ def simulate_session(
         raise EffortError("no ground truth: the images to review have no landmark positions to compare with")
     settings = settings or RetrainSettings(device=device)
     say = progress or (lambda text: None)
-    baseline = PredictorReviewModel(Predictor(resolve_model(model), device))
-    schema_name = baseline.predictor.schema.name
     blocks, retrains = [], []
     with tempfile.TemporaryDirectory(prefix="anatomark-session-") as tmp:
-        project, registry = _session_project(Path(tmp), model, schema_name)
+        project, registry = _session_project(Path(tmp), predictor.model.path, predictor.schema.name)
         try:
-            predictors: dict[str, Predictor] = {}
+            # The starting version is the loaded model: it predicts its blocks once, for both counts.
+            predictors: dict[str, Predictor] = {current_version(project, registry): predictor}
             for start in range(0, len(usable), every):
                 if cancel is not None and cancel.is_set():
                     break
                 version = current_version(project, registry)
-                if version not in predictors:
-                    predictors = {version: Predictor(registry.path(version), device)}
-                predictor = predictors[version]
+                if version not in predictors:  # an adopted version: keep the starting model for the baseline
+                    predictors = {k: v for k, v in predictors.items() if v is predictor}
+                    predictors[version] = Predictor(registry.path(version), device)
+                current = predictors[version]
                 block = usable[start : start + every]
                 counts, base_counts = [], []
                 for sample in block:
-                    prediction = predictor.predict(sample.image_path)
+                    prediction = current.predict(sample.image_path)
                     review = review_image(sample, prediction.points, tolerance, None)
                     counts.append(review.corrections)
-                    base_counts.append(review_image(sample, baseline.predict(sample), tolerance, None).corrections)
+                    baseline = review if current is predictor else review_image(
+                        sample, predictor.predict(sample.image_path).points, tolerance, None)
+                    base_counts.append(baseline.corrections)
                     _store_review(project, sample, prediction, review.order)
                 project.save()
                 blocks.append({"images": f"{start + 1}–{start + len(block)}", "n": len(block), "model": version,

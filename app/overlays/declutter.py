@@ -35,6 +35,11 @@ def _rect(anchor: np.ndarray, width: float, shift: tuple) -> np.ndarray:
     return np.array([x0, y0, x0 + width, y0 + BLOCK_HEIGHT])
 
 
+def block_rect(anchor, width: float, shift) -> np.ndarray:
+    """(x0, y0, x1, y1) on screen of a block of ``width`` at ``anchor`` moved by a shift of :func:`place_blocks`."""
+    return _rect(np.asarray(anchor, dtype=np.float64), width, (0.0, 0.0)) + np.array([shift[0], shift[1], shift[0], shift[1]])
+
+
 def _overlap(a: np.ndarray, rects: np.ndarray) -> float:
     """Total area of ``a`` (4,) overlapping the rows of ``rects`` (N, 4)."""
     if not len(rects):

@@ -7,16 +7,16 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 
 from app.overlays.base import Overlay
-from app.overlays.declutter import place_blocks
+from app.overlays.declutter import block_rect, place_blocks
 from app.overlays.tag_item import TagItem
 from app.theme import LABEL_COLOUR
 from app.viewer.coords import image_to_item
 from app.viewer.frame import Frame
 
 
-def tag_shifts(box, frame: Frame, width_of) -> np.ndarray:
-    """(K, 2) screen shifts of each landmark's tag block for the current view, shared by the label and
-    confidence layers (cached on the view box until the view or the points change)."""
+def tag_shifts(box, frame: Frame, width_of) -> tuple[np.ndarray, np.ndarray]:
+    """(K, 2) screen shifts of each landmark's tag block for the current view and (K,) block widths,
+    shared by the label and confidence layers (cached on the view box until the view or the points change)."""
     key = (id(frame), tuple(map(tuple, box.viewRange())), frame.points.tobytes())
     cached = getattr(box, "_tag_shifts", None)
     if cached is not None and cached[0] == key:
@@ -28,9 +28,9 @@ def tag_shifts(box, frame: Frame, width_of) -> np.ndarray:
             if device is not None:
                 anchors[k] = (device.x(), device.y())
     widths = np.array([width_of(frame, k) for k in range(frame.n)])
-    shifts = place_blocks(anchors, widths)
-    box._tag_shifts = (key, shifts)
-    return shifts
+    layout = (place_blocks(anchors, widths), widths)
+    box._tag_shifts = (key, layout)
+    return layout
 
 
 class LabelsOverlay(Overlay):
@@ -44,6 +44,8 @@ class LabelsOverlay(Overlay):
     def __init__(self, box) -> None:
         super().__init__(box)
         self.tags: list[TagItem] = []
+        self._shifts: np.ndarray | None = None  # (K, 2) screen shifts of the blocks (tag_shifts)
+        self._widths: np.ndarray | None = None
         self.leaders = None
         if type(self) is LabelsOverlay:  # the confidence layer shares the blocks, the names draw the leaders
             self.leaders = self.add_item(pg.PlotDataItem(connect="finite", pen=pg.mkPen((200, 205, 215, 150), width=1)))
@@ -54,14 +56,14 @@ class LabelsOverlay(Overlay):
 
     def block_width(self, frame: Frame, k: int) -> float:
         """Width of landmark ``k``'s block: the wider of its name and its confidence tag."""
-        probe = self.tags[0] if self.tags else TagItem(self.offset)
+        probe = self.tags[0]  # draw() makes the tags first; every tag has the same font
         confidence = frame.confidence[k]
         return max(probe.text_width(frame.names[k]), probe.text_width(f"{confidence:.2f}") if np.isfinite(confidence) else 0.0)
 
     def draw(self, frame: Frame) -> None:
         while len(self.tags) < frame.n:
             self.tags.append(self.add_item(TagItem(self.offset, bold=False)))
-        self._shifts = tag_shifts(self.box, frame, self.block_width)
+        self._shifts, self._widths = tag_shifts(self.box, frame, self.block_width)
         for k in range(len(self.tags)):
             self._place(frame, k)
         self._draw_leaders(frame)
@@ -77,9 +79,8 @@ class LabelsOverlay(Overlay):
         tag.setData(0, content is not None)
         if content is not None:
             tag.set_text(*content)
-            shifts = getattr(self, "_shifts", None)
-            if shifts is not None and k < len(shifts):
-                tag.set_shift(*shifts[k])
+            if self._shifts is not None and k < len(self._shifts):
+                tag.set_shift(*self._shifts[k])
             tag.setPos(*image_to_item(*frame.points[k]))
         tag.setVisible(self.is_shown() and content is not None)
 
@@ -93,11 +94,9 @@ class LabelsOverlay(Overlay):
                 continue
             anchor = image_to_item(*frame.points[k])
             device = self.box.mapViewToDevice(QPointF(*anchor))
-            rect = self.tags[k].boundingRect()
+            x0, y0, x1, y1 = block_rect((device.x(), device.y()), self._widths[k], self._shifts[k])
             # the block's point nearest the marker, on screen, back in item coordinates
-            near = QPointF(min(max(device.x(), device.x() + rect.left()), device.x() + rect.right()),
-                           min(max(device.y(), device.y() + rect.top()), device.y() + rect.bottom() + 19))
-            end = self.box.mapDeviceToView(near)
+            end = self.box.mapDeviceToView(QPointF(min(max(device.x(), x0), x1), min(max(device.y(), y0), y1)))
             segments += [anchor, (end.x(), end.y()), (np.nan, np.nan)]
         points = np.array(segments, dtype=float) if segments else np.empty((0, 2))
         self.leaders.setData(points[:, 0], points[:, 1]) if len(points) else self.leaders.setData([], [])

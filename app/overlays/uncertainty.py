@@ -18,7 +18,7 @@ from app.overlays.base import Overlay
 from app.theme import UNCERTAINTY_COLOUR
 from app.viewer.coords import points_to_item
 from app.viewer.frame import Frame
-from core.conformal import ellipses, heatmap_covariance, prediction_regions
+from core.conformal import prediction_regions
 
 #: Vertices per ellipse (the last repeats the first).
 SEGMENTS = 64
@@ -62,15 +62,11 @@ class UncertaintyOverlay(Overlay):
         frame carries one (``core.learning.recalibration``), else from the model's card; None without."""
         key = (frame.prediction, frame.calibration)
         if self._drawn is None or self._drawn[0] is not key[0] or self._drawn[1] is not key[1]:
-            if frame.calibration is not None and getattr(frame.prediction, "heatmaps", None) is not None:
-                calibration = frame.calibration.calibration
-                cov = heatmap_covariance(frame.prediction.heatmaps, frame.prediction.heatmap_to_image)
-                self._regions = (ellipses(cov, calibration.quantiles), calibration.coverage)
-                self.source = frame.calibration.describe()
-            else:
-                self._regions = prediction_regions(frame.prediction)
-                model = getattr(frame.prediction, "model_id", "")
-                self.source = f"calibrated for {model} on its held-out images (its model card)" if self._regions else ""
+            own = frame.calibration
+            self._regions = prediction_regions(frame.prediction, own.calibration if own is not None else None)
+            model = getattr(frame.prediction, "model_id", "")
+            self.source = (own.describe() if own is not None else
+                           f"calibrated for {model} on its held-out images (its model card)") if self._regions else ""
             self._drawn = key
         return self._regions
 

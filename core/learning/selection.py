@@ -105,14 +105,15 @@ def locked_validation(project: Project, fraction: float = VAL_FRACTION, untraine
     record = project.learning
     locked = list(record.get("val_ids") or [])
     reviewed = [im for im in project.images if is_reviewed(im)]
+    free = None if untrained is None else set(untrained) - set(locked)
     if not locked:
         # An image a version trained on (a first run fell back to the training images) would flatter
         # that version: with ``untrained`` the first choice comes from the others only.
-        pool = reviewed if untrained is None else [im for im in reviewed if im.id in set(untrained)]
+        pool = reviewed if free is None else [im for im in reviewed if im.id in free]
         ids = _pick(pool, min(_size(len(reviewed), fraction), len(pool)))
         note = f"locked validation subset: {len(ids)} images"
-    elif untrained is not None:
-        candidates = [im for im in reviewed if im.id in set(untrained) and im.id not in set(locked)]
+    elif free is not None:
+        candidates = [im for im in reviewed if im.id in free]
         extra = _pick(candidates, min(_size(len(reviewed), fraction) - len(locked), len(candidates)))
         ids = sorted(locked + extra)
         note = f"validation subset grown by {len(extra)} newly reviewed images to {len(ids)}"
@@ -145,14 +146,15 @@ def prepare_validation(project: Project) -> list[str]:
     return locked_validation(project, untrained=reviewed - ModelRegistry(project.path, project.schema.name).trained_ids())
 
 
-def training_split(project: Project, untrained: Collection[str] | None = None) -> tuple[list[Sample], list[Sample]]:
-    """(train, val) samples: reviewed images outside / inside the locked validation subset.
+def training_split(project: Project) -> tuple[list[Sample], list[Sample]]:
+    """(train, val) samples: reviewed images outside / inside the locked validation subset
+    (grown beforehand by :func:`prepare_validation` in a retraining run).
 
     Validation images that are no longer reviewed (a verification taken back)
-    or were removed are left out of both. ``untrained``: see :func:`locked_validation`.
+    or were removed are left out of both.
     """
     names = project.schema.landmarks
-    val_ids = set(locked_validation(project, untrained=untrained))
+    val_ids = set(locked_validation(project))
     train, val = [], []
     for image in project.images:
         if not is_reviewed(image):

@@ -46,6 +46,24 @@ def jsrt_png(shared_data) -> Path:
     return path
 
 
+@pytest.fixture
+def ceph_jpg(shared_data) -> Path:
+    """ISBI 2015 cephalogram 151 (test1), stored at 0.2 mm/px with both doctors' points in its table."""
+    path = shared_data / "ceph_isbi2015" / "images" / "151.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} not found: the ISBI cephalograms are needed for this test")
+    return path
+
+
+@pytest.fixture
+def ceph_window(make_window, qtbot, ceph_jpg, wait_for_predictions):
+    """A window with cephalogram 151 open in a ceph19 project, predicted."""
+    window = make_window()
+    window.open_images([ceph_jpg], schema_name="ceph19")
+    wait_for_predictions(qtbot, window)
+    return window
+
+
 @pytest.fixture(autouse=True)
 def anatomark_home(tmp_path, monkeypatch) -> Path:
     """A private user data folder: tests never touch the real demo project."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from app.overlays.declutter import BLOCK_HEIGHT, BLOCK_TOP_LEFT, place_blocks
 
@@ -31,13 +30,8 @@ def test_lone_points_keep_their_place_and_crowded_ones_move_apart():
     assert _overlaps(_rects(anchors[:3], widths[:3], shifts[:3])) == 0
 
 
-def test_ceph_labels_at_fit_zoom_do_not_print_over_each_other(make_window, qtbot, shared_data, wait_for_predictions):
-    image = shared_data / "ceph_isbi2015" / "images" / "151.jpg"
-    if not image.is_file():
-        pytest.skip("shared data cephalogram 151 missing")
-    window = make_window()
-    window.open_images([image], schema_name="ceph19")
-    wait_for_predictions(qtbot, window)
+def test_ceph_labels_at_fit_zoom_do_not_print_over_each_other(ceph_window):
+    window = ceph_window
     labels = window.viewer.overlay("labels")
     rects = [t.sceneBoundingRect() for t in labels.tags if t.isVisible()]
     assert len(rects) == 19

@@ -7,14 +7,6 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 
-@pytest.fixture
-def ceph_image(shared_data):
-    path = shared_data / "ceph_isbi2015" / "images" / "151.jpg"
-    if not path.is_file():
-        pytest.skip("shared data cephalogram 151 missing")
-    return path
-
-
 def _window(qtbot, size):
     from app.main_window import MainWindow
 
@@ -33,10 +25,10 @@ def _close(window):
     QApplication.processEvents()
 
 
-def test_every_ceph_row_is_visible_at_1600x1000(qtbot, ceph_image, wait_for_predictions):
+def test_every_ceph_row_is_visible_at_1600x1000(qtbot, ceph_jpg, wait_for_predictions):
     window = _window(qtbot, (1600, 1000))
     try:
-        window.open_images([ceph_image], schema_name="ceph19")
+        window.open_images([ceph_jpg], schema_name="ceph19")
         wait_for_predictions(qtbot, window)
         table = window.landmarks_panel.table
         last = table.model().rowCount() - 1
@@ -46,10 +38,10 @@ def test_every_ceph_row_is_visible_at_1600x1000(qtbot, ceph_image, wait_for_pred
         _close(window)
 
 
-def test_nothing_overlaps_in_the_viewer_at_1280x800(qtbot, ceph_image, wait_for_predictions):
+def test_nothing_overlaps_in_the_viewer_at_1280x800(qtbot, ceph_jpg, wait_for_predictions):
     window = _window(qtbot, (1280, 800))
     try:
-        window.open_images([ceph_image], schema_name="ceph19")
+        window.open_images([ceph_jpg], schema_name="ceph19")
         wait_for_predictions(qtbot, window)
         viewer = window.viewer
         viewer._update_corner()

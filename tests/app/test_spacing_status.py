@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
@@ -48,17 +47,12 @@ def test_without_any_spacing_the_corner_says_so(make_window, tmp_path, mouse_for
     assert "px" in window.status.position.text() and "mm" not in window.status.position.text()
 
 
-def test_an_isbi_cephalogram_shows_its_reference_error_in_mm(make_window, qtbot, shared_data, wait_for_predictions):
+def test_an_isbi_cephalogram_shows_its_reference_error_in_mm(ceph_window, shared_data):
     """Issue 17 item 4: ISBI cephalograms showed no reference error and "spacing unknown": the data
     set's table (two doctors, 0.2 mm/px) is read by the engine's own loader now."""
     from core.training.datasets import load_dataset
 
-    image = shared_data / "ceph_isbi2015" / "images" / "151.jpg"
-    if not image.is_file():
-        pytest.skip("shared data cephalogram 151 missing")
-    window = make_window()
-    window.open_images([image], schema_name="ceph19")
-    wait_for_predictions(qtbot, window)
+    window = ceph_window
     assert window.doc.spacing() == (0.2, 0.2)
     assert "0.200 × 0.200 mm/px" in window.viewer.corner.text()
     model = window.landmarks_panel.model

@@ -32,9 +32,8 @@ from core.inference import Predictor
 from core.repredict import Repredictor
 from core.training.datasets import load_dataset
 
-from bench_data import LAYOUTS, dataset_folder, held_out  # noqa: E402  (tests/bench, the script's folder)
+from bench_data import LAYOUTS, TOLERANCE_MM, dataset_folder, held_out  # noqa: E402  (tests/bench, the script's folder)
 
-TOLERANCE_MM = {"ceph_isbi2015": 2.0, "chest_jsrt": 3.0}
 
 
 def latency(predictor: Predictor, samples: list, repeats: int = 5) -> None:

@@ -34,9 +34,8 @@ from core.effort import Tolerance, review_image
 from core.inference import Predictor
 from core.training.datasets import Sample, load_dataset
 
-from bench_data import LAYOUTS, dataset_folder  # noqa: E402  (tests/bench, the script's folder)
+from bench_data import LAYOUTS, TOLERANCE_MM, dataset_folder  # noqa: E402  (tests/bench, the script's folder)
 
-TOLERANCE_MM = {"ceph_isbi2015": 2.0, "chest_jsrt": 3.0}
 RIDGE = 1e-6
 
 

@@ -190,7 +190,9 @@ def test_a_session_retrains_every_n_images_through_the_project_loop(tmp_path):
 
     samples = [Sample(f"s{n}", _image(tmp_path, n), _points(n), (0.1, 0.1)) for n in range(4)]
     messages = []
-    result = simulate_session("ceph19", samples, Tolerance(2.0, "mm"), 2,
+    from core.inference import Predictor
+
+    result = simulate_session(Predictor("ceph19", "cpu"), samples, Tolerance(2.0, "mm"), 2,
                               RetrainSettings(epochs=1, device="cpu"), messages.append, device="cpu")
     assert [b["images"] for b in result["blocks"]] == ["1–2", "3–4"] and result["n_images"] == 4
     first = result["blocks"][0]
