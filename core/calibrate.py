@@ -44,7 +44,7 @@ def collect(predictor: Predictor, dataset: LandmarkDataset, progress: Callable[[
     for i, sample in enumerate(dataset.samples):
         if cancel is not None and cancel.is_set():
             break
-        pred = predictor.predict(sample.image_path)
+        pred = predictor.predict(sample.image_path, sample.spacing)
         points.append(pred.points)
         covs.append(heatmap_covariance(pred.heatmaps, pred.heatmap_to_image))
         if progress is not None:

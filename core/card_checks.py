@@ -149,6 +149,8 @@ def check_card(card: dict, n_landmarks: int) -> None:
         _check_network(patch, "patch", n_landmarks)
         _int(patch.get("patch_size"), "architecture.patch.patch_size", MIN_INPUT_SIDE, MAX_PATCH)
         _number(patch.get("fine_scale", 0.5), "architecture.patch.fine_scale", 0.01, 4.0)
+        if patch.get("fine_mm_per_px") is not None:
+            _number(patch["fine_mm_per_px"], "architecture.patch.fine_mm_per_px", 1e-3, 100.0)
     inference = card.get("inference", {})
     if not isinstance(inference, dict):
         raise CardError("model card's inference must be an object")

@@ -21,7 +21,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -242,7 +242,10 @@ class PredictorReviewModel:
         from core.imaging import load_image
 
         if self._image is None or self._image[0] != sample.id:
-            self._image = (sample.id, load_image(sample.image_path))
+            radiograph = load_image(sample.image_path)
+            if sample.spacing:  # the data set's spacing (its table) wins, as in Predictor.predict
+                radiograph = replace(radiograph, spacing=sample.spacing)
+            self._image = (sample.id, radiograph)
         return self._image[1]
 
     def predict(self, sample: Sample) -> np.ndarray:

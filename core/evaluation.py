@@ -45,7 +45,7 @@ def evaluate_predictor(
     for i, sample in enumerate(dataset.samples):
         if cancel is not None and cancel.is_set():
             break
-        pred = predictor.predict(sample.image_path)
+        pred = predictor.predict(sample.image_path, sample.spacing)
         finals.append(pred.points)
         softs.append(pred.soft_argmax)
         refineds.append(pred.refined)

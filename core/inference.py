@@ -21,7 +21,7 @@ from core.imaging import Radiograph, load_image
 from core.modelfile import LoadedModel, load_model, resolve_model
 from core.training.augment import apply_affine, standardise
 from core.training.devices import select_device
-from core.training.samplers import cut_patches, fine_size, from_scaled, patch_matrices, resize_image, to_scaled
+from core.training.samplers import cut_patches, fine_grid, from_scaled, patch_matrices, resize_image, to_scaled
 
 DEFAULT_MODEL = "chest6"
 
@@ -173,9 +173,12 @@ class Predictor:
         return self.model.model_id
 
     @torch.inference_mode()
-    def predict(self, image: Radiograph | str | Path) -> Prediction:
+    def predict(self, image: Radiograph | str | Path, spacing: tuple[float, float] | None = None) -> Prediction:
+        """Predict one image. ``spacing`` ((x, y) mm/px) is the image's when known from elsewhere than
+        its file (a data set's table, a calibration); it wins over the file's and sets the fine grid."""
         t0 = time.perf_counter()
         radiograph = image if isinstance(image, Radiograph) else load_image(image)
+        spacing = spacing or radiograph.spacing
         t_load = time.perf_counter()
         pixels = radiograph.display_normalised()
         size = (int(pixels.shape[0]), int(pixels.shape[1]))
@@ -192,7 +195,7 @@ class Predictor:
         if getattr(net, "refiner", None) is None and self.global_decoder != "soft_argmax":
             points = from_scaled(decode(out["logits"], self.global_decoder, net.config.temperature)[0].cpu().numpy(), size, input_size)
         if self.model.patch_net is not None:
-            fine = self.fine_image(pixels)
+            fine = self.fine_image(pixels, spacing)
             for _ in range(self.patch_iterations):
                 points, conf = self.local_stage(fine, size, points)
         t_local = time.perf_counter()
@@ -203,14 +206,14 @@ class Predictor:
         if self.conformal is not None:
             cov = heatmap_covariance(heatmaps, heatmap_to_image)
             region_px = ellipses(cov, self.conformal.quantiles)
-            if radiograph.spacing:
-                region_mm = ellipse_mm(cov, self.conformal.quantiles, radiograph.spacing)
+            if spacing:
+                region_mm = ellipse_mm(cov, self.conformal.quantiles, spacing)
         return Prediction(
             model_id=self.model_id,
             schema=self.schema.name,
             landmarks=tuple(self.schema.landmarks),
             image_size=size,
-            spacing=radiograph.spacing,
+            spacing=spacing,
             points=points,
             soft_argmax=soft,
             refined=refined,
@@ -236,12 +239,14 @@ class Predictor:
         size = tuple(self.model.global_net.config.input_size)
         return standardise(resize_image(pixels, size)[None]).to(self.device)
 
-    def fine_image(self, pixels: np.ndarray) -> torch.Tensor | None:
-        """The patch stage's image (1, Hf, Wf) at its fine scale; None for a model without one."""
+    def fine_image(self, pixels: np.ndarray, spacing: tuple[float, float] | None = None) -> torch.Tensor | None:
+        """The patch stage's image (1, Hf, Wf) on its fine grid (``samplers.fine_grid``: physical when
+        the model and ``spacing`` allow); None for a model without one."""
         if self.model.patch_net is None:
             return None
+        cfg = self.model.patch_net.config
         shape = (int(pixels.shape[0]), int(pixels.shape[1]))
-        return resize_image(pixels, fine_size(shape, self.model.patch_net.config.fine_scale))
+        return resize_image(pixels, fine_grid(shape, cfg.fine_scale, spacing, cfg.fine_mm_per_px))
 
     def local_stage(
         self, fine: torch.Tensor, size: tuple[int, int], centres: np.ndarray, ids: np.ndarray | None = None

@@ -94,7 +94,7 @@ class Repredictor:
         pixels = radiograph.display_normalised()
         size = (int(pixels.shape[0]), int(pixels.shape[1]))
         out = p.model.global_net(p.global_input(pixels))
-        state = GlobalState(out.get("features"), out["prob"], out["soft"], out.get("refined", out["soft"]), p.fine_image(pixels), size)
+        state = GlobalState(out.get("features"), out["prob"], out["soft"], out.get("refined", out["soft"]), p.fine_image(pixels, radiograph.spacing), size)
         if key is not None:
             with self._lock:
                 self._cache[key] = state

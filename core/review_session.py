@@ -98,11 +98,11 @@ def simulate_session(
                 block = usable[start : start + every]
                 counts, base_counts = [], []
                 for sample in block:
-                    prediction = current.predict(sample.image_path)
+                    prediction = current.predict(sample.image_path, sample.spacing)
                     review = review_image(sample, prediction.points, tolerance, None)
                     counts.append(review.corrections)
                     baseline = review if current is predictor else review_image(
-                        sample, predictor.predict(sample.image_path).points, tolerance, None)
+                        sample, predictor.predict(sample.image_path, sample.spacing).points, tolerance, None)
                     base_counts.append(baseline.corrections)
                     _store_review(project, sample, prediction, review.order)
                 project.save()

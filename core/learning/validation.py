@@ -77,7 +77,7 @@ def evaluate_model(model_path: Path, samples: list[Sample], names: tuple[str, ..
     for sample in samples:
         if cancel is not None and cancel.is_set():
             break
-        prediction = predictor.predict(sample.image_path)
+        prediction = predictor.predict(sample.image_path, sample.spacing)
         radius = accept_radius_px(sample.spacing, prediction.image_size)
         radii.append(radius)
         preds.append(censor(prediction.points, sample.points, sample.accepted, radius))

@@ -23,7 +23,7 @@ from core.training.datasets import load_dataset
 from core.training import distributed
 from core.training.loop import EpochReport, TrainConfig, run_training
 from core.training.recipes import Recipe
-from core.training.samplers import cache_images
+from core.training.samplers import cache_images, physical_fine_mm
 from core.training.stages import PatchStage
 from core.training.zoo_stages import build_zoo_model, global_stage_class, segmentation_classes
 
@@ -90,8 +90,11 @@ def train_stage(
     fine = recipe.fine_scale if stage == "patch" else None
     t0 = time.monotonic()
     bits = segmentation_classes(schema, model.config.mask_classes)[1] if stage == "global" and recipe.model == "segnet" else None
-    train_items = cache_images(train.samples, recipe.input_size, fine, bits)
-    val_items = cache_images(val.samples, recipe.input_size, fine, bits)
+    fine_mm = None
+    if stage == "patch":  # the patch stage learns at its images' physical scale (samplers.fine_grid)
+        fine_mm = model.config.fine_mm_per_px = physical_fine_mm(train.samples, recipe.fine_scale)
+    train_items = cache_images(train.samples, recipe.input_size, fine, bits, fine_mm)
+    val_items = cache_images(val.samples, recipe.input_size, fine, bits, fine_mm)
     cache_seconds = time.monotonic() - t0
     if stage == "global":
         runner = global_stage_class(recipe.model)(model, schema, train_items, val_items, config, device)

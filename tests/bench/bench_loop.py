@@ -67,19 +67,21 @@ def _show(event: dict) -> None:
 
 
 def run(n_values: list[int], n_rest: int, epochs: int | None, stages: tuple[str, ...], shift: Shift | None,
-        shifted_dir: Path) -> list[dict]:
+        shifted_dir: Path, rest_from: int = REST_START) -> list[dict]:
     data_root = shared_data_dir()
     if data_root is None:
         sys.exit("bench_loop: ../shared/data not found")
     data = load_dataset(data_root / "ceph_isbi2015", "test1")
     names = data.schema.landmarks
-    start = max(max(n_values), REST_START)  # the rest: the same images for any --n up to REST_START
+    start = max(max(n_values), rest_from)  # the rest: the same images for any --n up to rest_from
     samples = data.samples[: start + n_rest]
+    old_site = data.samples[start : start + n_rest]  # the same rest as the bundled model's site stores it
     if shift is not None:  # the same simulated site for the N training images and the rest
         print(f"shift: {shift.describe()}", flush=True)
         samples = [shift_sample(s, shift, shifted_dir) for s in samples]
     pool, rest = samples[: max(n_values)], samples[start:]
     bundled = evaluate_model(resolve_model("ceph19"), rest, names, "cpu")
+    bundled_old = evaluate_model(resolve_model("ceph19"), old_site, names, "cpu") if shift is not None else bundled
     own = read_card(resolve_model("ceph19"))["metrics"]["ceph_isbi2015:test1"]["mre_mm"]
     print(f"bundled ceph19 on {len(rest)} held-out test1 images{' (shifted)' if shift else ''}: MRE "
           f"{bundled['mre_mm']:.3f} mm ({bundled['mre_px']:.2f} px), {bundled['mre_mm'] / own:.2f}× its "
@@ -97,6 +99,7 @@ def run(n_values: list[int], n_rest: int, epochs: int | None, stages: tuple[str,
                 result = retrain(project, RetrainSettings(epochs=epochs, stages=stages, device="cpu"), _show)
                 wall = time.monotonic() - t0
                 after = evaluate_model(result.model_path, rest, names, "cpu")
+                after_old = evaluate_model(result.model_path, old_site, names, "cpu") if shift is not None else after
         drop = 100.0 * (bundled["mre_mm"] - after["mre_mm"]) / bundled["mre_mm"]
         on_rest = judge(bundled, after)  # the same verdict with many images: what the locked one should say
         row = {"n_corrected": n, "n_train": n - result.after["n_images"], "n_val": result.after["n_images"],
@@ -105,12 +108,17 @@ def run(n_values: list[int], n_rest: int, epochs: int | None, stages: tuple[str,
                "before_px": bundled["mre_px"], "after_px": after["mre_px"], "drop_pct": drop,
                "retrain_s": wall, "val_before_px": result.before.get("mre_px"), "val_after_px": result.after["mre_px"],
                "adoptable": result.adoptable, "verdict": result.verdict, "verdict_on_rest": on_rest.to_dict(),
-               "rest_before_mm": bundled["per_image_mm"], "rest_after_mm": after["per_image_mm"]}
+               "rest_before_mm": bundled["per_image_mm"], "rest_after_mm": after["per_image_mm"],
+               "old_site_before_mm": bundled_old["mre_mm"], "old_site_after_mm": after_old["mre_mm"],
+               "old_site_verdict": judge(bundled_old, after_old).to_dict()}
         rows.append(row)
         print(f"N={n:>2} (train {row['n_train']}, locked val {row['n_val']}): MRE on rest {after['mre_mm']:.3f} mm "
               f"({after['mre_px']:.2f} px), change {-drop:+.1f} %, retrain {wall:.0f} s; locked-val "
               f"{row['val_before_px']:.2f} → {row['val_after_px']:.2f} px, verdict {result.verdict['text']}; "
               f"on the rest: {on_rest.text}", flush=True)
+        if shift is not None:
+            print(f"      old site (the same rest, unshifted): {bundled_old['mre_mm']:.3f} → {after_old['mre_mm']:.3f} mm; "
+                  f"{row['old_site_verdict']['text']}", flush=True)
     return rows
 
 
@@ -148,6 +156,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--rest", type=int, default=40, help="held-out test1 images measured")
+    parser.add_argument("--rest-from", type=int, default=REST_START,
+                        help="index of the first rest image (settings were chosen on 20-60: report from 60)")
     parser.add_argument("--epochs", type=int, default=None, help="per stage (default: the fine-tuning defaults)")
     parser.add_argument("--stages", default="global,patch")
     parser.add_argument("--threads", type=int, default=None)
@@ -165,7 +175,7 @@ def main() -> None:
     print(f"torch threads {torch.get_num_threads()}", flush=True)
     with tempfile.TemporaryDirectory() as shifted_dir:
         rows = run(args.n, args.rest, args.epochs, tuple(args.stages.split(",")), Shift() if args.shift else None,
-                   Path(shifted_dir))
+                   Path(shifted_dir), args.rest_from)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     val_size_table(rows)

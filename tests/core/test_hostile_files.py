@@ -358,6 +358,8 @@ LYING_CARDS = [
     ("patch-size-0", lambda p: _edit(p, _set("architecture.patch.patch_size", 0))),
     ("patch-size-huge", lambda p: _edit(p, _set("architecture.patch.patch_size", 100_000))),
     ("patch-fine-scale-0", lambda p: _edit(p, _set("architecture.patch.fine_scale", 0))),
+    ("patch-fine-mm-negative", lambda p: _edit(p, _set("architecture.patch.fine_mm_per_px", -0.4))),
+    ("patch-fine-mm-text", lambda p: _edit(p, _set("architecture.patch.fine_mm_per_px", "0.4 mm"))),
     ("patch-landmarks-wrong", lambda p: _edit(p, _set("architecture.patch.n_landmarks", 7))),
     ("patch-not-object", lambda p: _edit(p, _set("architecture.patch", [1, 2]))),
     ("global-missing", lambda p: _edit(p, _set("architecture", {"patch": None}))),
