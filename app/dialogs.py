@@ -79,6 +79,31 @@ def ask_new_project(parent: QWidget, schemas: list[str]) -> tuple[Path, str] | N
     return Path(path), schema
 
 
+def ask_schema_for_images(parent: QWidget, image_name: str, fits: list) -> str | None:
+    """The schema for a new project when the anatomy check cannot decide (``core.anatomy``): the
+    user picks one, the closest bundled anatomy first; None when they cancel."""
+    from core.schema import available_schemas
+
+    choices = schema_choices(available_schemas())
+    if not choices:
+        return None
+    labels = [label for label, _ in choices]
+    names = [name for _, name in choices]
+    closest = fits[0] if fits else None
+    if closest is None:
+        reason = f"No bundled model can check what {image_name} shows."
+    else:
+        reason = (f"{image_name} does not look like a radiograph any bundled model was made for: the closest is "
+                  f"{closest.anatomy}, and its model's points {closest.points_phrase} that layout ({closest.ratio:.1f}× "
+                  f"as far from it as the farthest training image).")
+    default = names.index(closest.anatomy) if closest is not None and closest.anatomy in names else 0
+    import textwrap
+
+    label, ok = QInputDialog.getItem(parent, "Which landmarks?", textwrap.fill(reason, 80) + "\n\nLandmark schema for the new project:",
+                                     labels, default, False)
+    return names[labels.index(label)] if ok else None
+
+
 def ask_project(parent: QWidget) -> Path | None:
     path, _ = QFileDialog.getOpenFileName(parent, "Open Project", str(user_data_dir()), PROJECT_FILTER)
     return Path(path) if path else None

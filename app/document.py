@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
@@ -61,6 +62,12 @@ class ProjectDocument(QObject):
         for signal in (self.landmark_changed, self.prediction_stored, self.images_changed, self.image_changed,
                        self.project_opened, self.project_closed):
             signal.connect(lambda *_: self._calibrations.clear())
+        # Anatomy check per image (core.anatomy), from its stored prediction: computed when first
+        # asked (the image list asks per paint), dropped when a prediction or the project changes.
+        self._anatomy: dict[str, object] = {}
+        self._anatomy_reference: tuple[str, dict | None] | None = None
+        for signal in (self.prediction_stored, self.images_changed, self.project_opened, self.project_closed):
+            signal.connect(lambda *_: self._anatomy.clear())
         # Spacings read from research data set tables, per image path: ``spacing`` is asked per table
         # cell and per drag step, the table is read once.
         self._table_spacing: dict[str, tuple[float, float] | None] = {}
@@ -338,6 +345,30 @@ class ProjectDocument(QObject):
                 self._calibrations[model_id] = None
                 self.error_raised.emit(f"The project's uncertainty calibration could not be computed: {one_line(exc)}")
         return self._calibrations[model_id]
+
+    def anatomy_fit(self, image_id: str):
+        """``core.anatomy.AnatomyFit`` of the image's stored prediction against the anatomy of the
+        project's schema (the bundled model of that name says what it looks like), or None when
+        there is no prediction or nothing to compare with."""
+        if self.project is None:
+            return None
+        if image_id not in self._anatomy:
+            from core.anatomy import fit_of, reference_for_schema
+
+            schema = self.project.schema.name
+            if self._anatomy_reference is None or self._anatomy_reference[0] != schema:
+                self._anatomy_reference = (schema, reference_for_schema(schema))
+            reference = self._anatomy_reference[1]
+            fit = None
+            try:
+                stored = self.project.stored_prediction(image_id) if reference is not None else None
+                if stored is not None:
+                    card = {"anatomy": reference, "schema": {"name": schema}}
+                    fit = fit_of(np.asarray(stored.points, dtype=np.float64), card, str(stored.model_id))
+            except Exception:  # a damaged cached prediction: no verdict (the queue reports the damage)
+                fit = None
+            self._anatomy[image_id] = fit
+        return self._anatomy[image_id]
 
     def prediction(self, image_id: str | None = None):
         """The cached prediction of an image (default: current), or None."""

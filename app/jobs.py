@@ -94,7 +94,8 @@ def start_worker(worker: QObject, name: str) -> QThread:
 
 
 class PredictionWorker(QObject):
-    """Predicts ``items`` [(image_id, path or decoded Radiograph)] in order; lives in a worker thread.
+    """Predicts ``items`` [(image_id, path or decoded Radiograph, spacing or None)] in order; lives in a
+    worker thread. The spacing is the document's (a data set's table may know it when the file does not).
 
     A ``Radiograph`` is only read here, never changed, so sharing the viewer's copy is safe.
     """
@@ -122,14 +123,14 @@ class PredictionWorker(QObject):
             self.failed.emit("", f"Cannot load model {self.model}: {error_line(exc)}")
             self.finished.emit(False)
             return
-        for done, (image_id, source) in enumerate(self.items):
+        for done, (image_id, source, spacing) in enumerate(self.items):
             if self.cancel.is_set():
                 self.finished.emit(True)
                 return
             name = _name(source)
             self.progress.emit(done, total, f"Predicting {name} ({done + 1}/{total})")
             try:
-                prediction = predictor.predict(source)
+                prediction = predictor.predict(source, spacing)
             except Exception as exc:  # ImageLoadError and model failures alike: one line
                 self.failed.emit(image_id, f"{name}: {error_line(exc)}")
                 continue

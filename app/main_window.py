@@ -237,12 +237,16 @@ class MainWindow(QMainWindow):
         image, radiograph = self.doc.image(), self.viewer.radiograph
         if image is None or radiograph is None:
             self.viewer.set_frame(None)
+            self.viewer.set_warning("")
         else:
             prediction = self.doc.prediction(image.id)
             calibration = self.doc.project_calibration(str(prediction.model_id)) if prediction is not None else None
             frame = frame_from_image(self.doc.project.schema, image, prediction, self.doc.current_landmark, radiograph.shape,
                                      calibration)
             self.viewer.set_frame(frame)
+            fit = self.doc.anatomy_fit(image.id)
+            self.viewer.set_warning("" if fit is None or fit.fits else
+                                    f"⚠ May not be a {fit.anatomy} radiograph ({fit.verdict}: see the image list)")
             if prediction is not None:
                 self.prediction_shown.emit(image.id)
         self.layers_panel.refresh_availability()
@@ -250,6 +254,7 @@ class MainWindow(QMainWindow):
     def _on_prediction_stored(self, image_id: str) -> None:
         if image_id == self.doc.current_image_id:
             self._rebuild_frame()
+
 
     def _on_landmark_changed(self, image_id: str, name: str) -> None:
         frame = self.viewer.frame
@@ -356,10 +361,17 @@ class MainWindow(QMainWindow):
         if paths:
             self.open_images(paths)
 
-    def open_images(self, paths: list[Path], schema_name: str = "chest6") -> None:
+    def open_images(self, paths: list[Path], schema_name: str | None = None) -> None:
         """Add images to the open project, or to a new one in the user data folder (also when
-        the demo is open: the demo stays a demo)."""
+        the demo is open: the demo stays a demo) whose schema is ``schema_name``, else the one whose
+        anatomy the images show (``app.anatomy``: asks when no bundled model fits)."""
         if self.doc.project is None or self.doc.project.read_only or self._is_demo():
+            if schema_name is None:
+                from app.anatomy import schema_for_images
+
+                schema_name = schema_for_images(self, list(paths))
+                if schema_name is None:
+                    return
             if not self.new_project(new_project_path(Path(paths[0]).stem), schema_name, list(paths)):
                 return
             added = self.doc.image_ids()
@@ -419,7 +431,7 @@ class MainWindow(QMainWindow):
             return
         self._job_errors = []
         # Images already decoded for the viewer go to the model as they are (no second decode).
-        items = [(i, self.doc.loaded_radiograph(i) or Path(self.doc.image(i).path)) for i in image_ids]
+        items = [(i, self.doc.loaded_radiograph(i) or Path(self.doc.image(i).path), self.doc.spacing(i)) for i in image_ids]
         if self.jobs.start(model, items):
             self.status.set_progress(0, len(items), "Starting prediction…")
         self._update_enabled()

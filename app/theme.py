@@ -38,6 +38,9 @@ STATE_STYLES: dict[str, StateStyle] = {
     "missing": StateStyle("missing", "#ff5c5c", "circle"),
 }
 
+#: An image that may not show the project's anatomy (core.anatomy): the image list's warning sign.
+MISFIT_COLOUR = "#ff8a3d"
+
 IMAGE_STATUS_COLOURS: dict[str, str] = {
     "new": MUTED,
     "predicted": "#ffb020",

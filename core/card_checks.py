@@ -163,6 +163,13 @@ def check_card(card: dict, n_landmarks: int) -> None:
         if key in inference:
             _number(inference[key], f"inference.{key}", 0.0, high)
     _check_uncertainty(card.get("uncertainty"), n_landmarks)
+    if card.get("anatomy") is not None:
+        from core.anatomy import check_reference
+
+        try:
+            check_reference(card["anatomy"], n_landmarks)
+        except ValueError as exc:
+            raise CardError(f"model card's {exc}") from None
     imported = card.get("imported_from")
     if imported is not None and (not isinstance(imported, dict) or not all(isinstance(imported.get(k, ""), str)
                                                                            for k in ("model", "weights_sha256"))):

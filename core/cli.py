@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import threading
 from pathlib import Path
@@ -43,21 +44,51 @@ def _print_json(obj: object) -> None:
     print(json.dumps(obj, indent=None, allow_nan=False))
 
 
+def spacing_argument(text: str) -> tuple[float, float]:
+    """``--spacing 0.1`` or ``0.1,0.12`` (x, y) mm per pixel: positive and finite, else argparse's one line."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or not all(math.isfinite(v) and 0 < v < 100 for v in values):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a spacing: give mm per pixel, e.g. 0.1 or 0.1,0.1")
+    return values[0], values[1]
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
+    """Without ``--model`` each image goes to the bundled model whose anatomy it shows
+    (``core.anatomy``), or is refused; with it, an image that does not look like the model's anatomy
+    gets a warning (stderr and the JSON ``warnings``)."""
+    from core.anatomy import BundledChooser, no_fit_message
     from core.imaging import ImageLoadError
     from core.inference import Predictor
 
-    predictor = Predictor(args.model, args.device, args.decoder)
+    chooser = BundledChooser(args.device, args.decoder) if args.model is None else None
+    predictor = Predictor(args.model, args.device, args.decoder) if args.model is not None else None
     failed = 0
     results = []
     for path in args.images:
         try:
-            prediction = predictor.predict(path)
+            if chooser is not None:
+                prediction, fits = chooser.choose(path, args.spacing)
+                if prediction is None:
+                    failed += 1
+                    print(f"anatomark: {path}: {no_fit_message(fits)}", file=sys.stderr)
+                    continue
+            else:
+                prediction = predictor.predict(path, args.spacing)
         except ImageLoadError as exc:
             failed += 1
             print(f"anatomark: {error_line(exc)}", file=sys.stderr)
             continue
-        record = {"image": str(path), **prediction.to_dict()}
+        warnings = []
+        fit = prediction.anatomy
+        if chooser is None and fit is not None and not fit.fits:
+            warnings.append(f"{path}: this image may not show what {prediction.model_id} marks: {fit.describe()}")
+            print(f"anatomark: warning: {warnings[-1]}", file=sys.stderr)
+        record = {"image": str(path), **prediction.to_dict(), "warnings": warnings}
         results.append(record)
         if not args.json:
             print(f"{path}  ({prediction.model_id}, {prediction.timings_ms['total']:.0f} ms)")
@@ -279,10 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("predict", help="predict landmarks for images")
     p.add_argument("images", nargs="+", help="DICOM, PNG, JPEG, TIFF or BMP files")
-    p.add_argument("--model", default="chest6", help="bundled model name or path to a .pt model file")
+    p.add_argument("--model", default=None, help="bundled model name or path to a .pt model file (default: the bundled "
+                   "model whose anatomy each image shows; an image none fits is refused)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--decoder", default=None, help="heatmap decoder: soft_argmax, argmax, local_soft_argmax or blob (default: the model card's)")
+    p.add_argument("--spacing", type=spacing_argument, default=None, metavar="MM[,MM]",
+                   help="pixel spacing in mm (x[,y]) for images whose file does not say it (PNG, JPEG); wins over the file's")
     p.set_defaults(func=cmd_predict)
     e = sub.add_parser("evaluate", help="measure a model on a dataset folder")
     e.add_argument("--model", required=True)

@@ -1,11 +1,15 @@
 """``anatomark calibrate``: calibrated uncertainty regions for a model, without Qt.
 
     anatomark calibrate --model M --dataset DIR --split S [--skip N] [--limit N] [--alpha 0.1] --out M2 [--json]
+    anatomark calibrate --anatomy --model M --dataset DIR --split TRAIN [--limit N] --out M2 [--json]
 
 Writes ``M2`` (.pt + .json): the same weights and checksum as ``M``, the card's
 ``uncertainty.conformal`` set from the images ``S[skip : skip + limit]``
 (``core.calibrate``). ``--out`` may be ``M`` itself. Measure the regions'
 coverage on other images with ``anatomark evaluate --model M2 ... --skip``.
+With ``--anatomy`` it writes the card's ``anatomy`` entry instead (``core.anatomy``): the mean shape
+of the split's ground-truth landmarks (the model's *training* images) and how far the farthest of
+them lies from it, which the anatomy check compares predicted points with. No model is run.
 Expected failures print one line on stderr and exit with status 2.
 """
 
@@ -19,6 +23,26 @@ from pathlib import Path
 EXIT_USAGE = 2
 
 
+def cmd_anatomy(args: argparse.Namespace, samples: list, label: str) -> int:
+    from core.anatomy import anatomy_reference
+    from core.modelfile import read_card, republish, resolve_model
+    from core.schema import SchemaError
+
+    src = resolve_model(args.model)
+    card = read_card(src)
+    names = list(((card.get("schema") or {}).get("content") or {}).get("landmarks") or [])
+    if not samples or len(samples[0].points) != len(names):
+        raise SchemaError(f"{Path(args.dataset).name}: its landmarks are not the model's {len(names)}")
+    entry = anatomy_reference([s.points for s in samples], label)
+    out = republish(src, args.out, dict(card, anatomy=entry))
+    if args.json:
+        print(json.dumps({"model_path": str(out), "anatomy": entry}, allow_nan=False))
+    else:
+        print(f"anatomy reference from {label}: {entry['n_shapes']} complete shapes, farthest residual "
+              f"{entry['typical_residual']:.4f}; model written to {out}")
+    return 0
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from core.calibrate import calibrate_model
     from core.training.datasets import load_dataset
@@ -30,6 +54,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     ids = [s.id for s in dataset.samples]
     where = f"{Path(args.dataset).name}:{args.split or 'all'}"
     label = f"{where} images {args.skip + 1}–{args.skip + len(ids)} (ids {ids[0]} … {ids[-1]})" if ids else ""
+    if args.anatomy:
+        return cmd_anatomy(args, dataset.samples, label)
     out, calibration = calibrate_model(args.model, dataset, args.alpha, args.out, args.device, label)
     card = calibration.card()
     if args.json:
@@ -57,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="model file to write (.pt + .json); may be the input model's path")
     c.add_argument("--device", default="auto")
     c.add_argument("--json", action="store_true")
+    c.add_argument("--anatomy", action="store_true",
+                   help="write the anatomy check's reference (mean training shape) from the split's ground truth instead")
     c.set_defaults(func=cmd_calibrate)
     return parser
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.anatomy import AnatomyFit, fit_of
 from core.conformal import ConformalCalibration, ellipse_mm, ellipses, heatmap_covariance
 from core.heatmaps import DECODERS, confidence, decode
 from core.imaging import Radiograph, load_image
@@ -63,6 +64,8 @@ class Prediction:
     coverage: float | None = None
     region_mm: np.ndarray | None = None  # (K, 3) the same regions in mm when the spacing is known
     decoder: str = "soft_argmax"
+    #: Does the image show the model's anatomy (``core.anatomy``)? None when the card cannot say.
+    anatomy: AnatomyFit | None = None
 
     def to_dict(self, include_heatmaps: bool = False) -> dict:
         """JSON-ready summary: per-landmark points, refined and soft-argmax positions, confidence."""
@@ -99,6 +102,8 @@ class Prediction:
                 row["region_px"] = _region(self.region_px[k])
                 if self.region_mm is not None:
                     row["region_mm"] = _region(self.region_mm[k])
+        if self.anatomy is not None:
+            out["anatomy"] = self.anatomy.to_dict()
         if include_heatmaps:
             out["heatmaps"] = self.heatmaps.tolist()
         return out
@@ -226,6 +231,7 @@ class Predictor:
             coverage=self.conformal.coverage if self.conformal is not None else None,
             region_mm=region_mm,
             decoder=self.final_decoder,
+            anatomy=fit_of(points, self.model.card, self.model_id),
             timings_ms={
                 "load": (t_load - t0) * 1e3,
                 "global": (t_global - t_load) * 1e3,

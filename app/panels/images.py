@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import qtawesome as qta
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
 
 from app.document import ProjectDocument
-from app.theme import IMAGE_STATUS_COLOURS, MUTED, state_key
+from app.theme import IMAGE_STATUS_COLOURS, MISFIT_COLOUR, MUTED, state_key
 
 COLUMNS = ("Image", "Status", "Done")
 _REVIEWED = ("corrected", "verified", "absent")
@@ -60,13 +61,22 @@ class ImageListModel(QAbstractTableModel):
             return f"{sum(counts.get(s, 0) for s in _REVIEWED)}/{total}"
         if role == Qt.ItemDataRole.ForegroundRole and col == 1:
             return QColor(IMAGE_STATUS_COLOURS.get(image.status, MUTED))
+        misfit = self._misfit(image.id)
+        if role == Qt.ItemDataRole.DecorationRole and col == 0 and misfit is not None:
+            return qta.icon("fa5s.exclamation-triangle", color=MISFIT_COLOUR)
         if role == Qt.ItemDataRole.ToolTipRole:
             parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n) + " (done: corrected, verified or absent)"
             spacing = f"{image.spacing[0]:.3f} × {image.spacing[1]:.3f} mm/px" if image.spacing else "spacing unknown"
-            return f"{image.path}\n{image.size[1]} × {image.size[0]} px, {spacing}\n{parts}"
+            warning = f"\nMay not be a {misfit.anatomy} radiograph: {misfit.describe()}" if misfit is not None else ""
+            return f"{image.path}\n{image.size[1]} × {image.size[0]} px, {spacing}\n{parts}{warning}"
         if role == Qt.ItemDataRole.TextAlignmentRole and col == 2:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def _misfit(self, image_id: str):
+        """The image's anatomy fit when it does *not* fit the project's anatomy (``core.anatomy``), else None."""
+        fit = self.doc.anatomy_fit(image_id)
+        return fit if fit is not None and not fit.fits else None
 
 
 class ImagesPanel(QWidget):

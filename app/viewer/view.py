@@ -82,6 +82,9 @@ class ImageViewer(QWidget):
         self.corner = self._corner_label()
         self.title = self._corner_label()
         self.notice = self._corner_label("Research use — not for clinical decisions")
+        self.warning = self._corner_label()  # e.g. the anatomy check's: this may not be a chest
+        self.warning.setStyleSheet(self.warning.styleSheet().replace("color: #c9ced6", "color: #ff8a3d"))
+        self.warning.hide()
         self.notice.setStyleSheet(f"color: {MUTED}; background: rgba(0, 0, 0, 150); border-radius: 3px; padding: 1px 4px;"
                                   f" font-size: 10px;")
         layout = QVBoxLayout(self)
@@ -110,6 +113,12 @@ class ImageViewer(QWidget):
     def set_placeholder(self, text: str) -> None:
         """What the empty viewer says (no project, or a project without images)."""
         self.placeholder.setText(text)
+
+    def set_warning(self, text: str) -> None:
+        """A line under the image's title about the image itself (empty: none)."""
+        self.warning.setText(text)
+        self.warning.setVisible(bool(text))
+        self._update_corner()
 
     def set_radiograph(self, radiograph, fit: bool = True, spacing: tuple[float, float] | None = None) -> None:
         """Show ``radiograph`` (or nothing for None) with its default window. ``spacing`` (x, y) mm
@@ -294,3 +303,5 @@ class ImageViewer(QWidget):
         self.title.setText(f"<b>{name}</b><br>{' · '.join(facts) or meta.get('format', '')}")
         self.title.adjustSize()
         self.title.move(10, 8)
+        self.warning.adjustSize()
+        self.warning.move(10, self.title.geometry().bottom() + 4)

@@ -18,9 +18,9 @@ class SlowPredictor:
     def __init__(self, real, delay: float = 0.25) -> None:
         self.real, self.delay = real, delay
 
-    def predict(self, path):
+    def predict(self, path, spacing=None):
         time.sleep(self.delay)
-        return self.real.predict(path)
+        return self.real.predict(path, spacing)
 
 
 @pytest.fixture

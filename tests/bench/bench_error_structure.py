@@ -49,7 +49,7 @@ def predictions(model: str, folder: Path, split: str, cache: Path | None) -> tup
     predictor = Predictor(model, "cpu")
     points = []
     for i, s in enumerate(dataset.samples):
-        points.append(predictor.predict(s.image_path).points)
+        points.append(predictor.predict(s.image_path, s.spacing).points)
         print(f"\r{folder.name} {split}: {i + 1}/{len(dataset)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     if path is not None:

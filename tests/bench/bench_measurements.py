@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     errors: dict[str, list[float]] = {}
     units: dict[str, str] = {}
     for sample in dataset.samples[: args.limit]:
-        predicted = predictor.predict(sample.image_path).points
+        predicted = predictor.predict(sample.image_path, sample.spacing).points
         truth = measure(predictor.schema, sample.points, sample.spacing)
         for got, want in zip(measure(predictor.schema, predicted, sample.spacing), truth):
             if got.value is not None and want.value is not None:

@@ -51,12 +51,13 @@ def main(argv: list[str] | None = None) -> int:
             dataset = load_dataset(Path(tmp) / "data", split)
         samples = dataset.samples
         project = Project.create(Path(tmp) / "p.anatomark", predictor.schema.name, user="bench")
-        points, truth, covs = [], [], []
+        points, truth, covs, confidence = [], [], [], []
         for i, sample in enumerate(samples):
-            prediction = predictor.predict(sample.image_path)
+            prediction = predictor.predict(sample.image_path, sample.spacing)
             points.append(prediction.points)
             truth.append(sample.points)
             covs.append(heatmap_covariance(prediction.heatmaps, prediction.heatmap_to_image))
+            confidence.append(prediction.confidence)
             if i < args.n:  # the reviewer's part of the session
                 image = project.add_image(sample.image_path)
                 project.store_prediction(image.id, prediction)
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         recal = project_calibration(project, predictor.model_id)
         project.close()
     points, truth, covs = np.array(points[args.n:]), np.array(truth[args.n:]), np.array(covs[args.n:])
+    confidence = np.array(confidence[args.n:])
     known = np.isfinite(truth).all(axis=-1)
     label = f"{predictor.model_id} on {dataset.name} {split}{' (shifted)' if args.shifted else ''}"
     print(f"{label}: calibrate on {args.n} reviewed images, measure on the other {len(points)}")
@@ -83,7 +85,27 @@ def main(argv: list[str] | None = None) -> int:
               f"{np.nanmedian(radius):.1f} px")
     if recal is not None:
         print(f"  ({recal.describe()})")
+        queue_order(points, truth, covs, confidence, recal.calibration.quantiles)
     return 0
+
+
+def queue_order(points, truth, covs, confidence, quantiles) -> None:
+    """Does the review queue find the worst points sooner with the project's calibration? The queue's
+    confidence and spread signals (core.review.WEIGHTS; the priors alike in both rows and left out),
+    with the spread as is and scaled by each landmark's project quantile (``core.review``'s
+    calibrated spread); the share of the other images' worst 10 % of points (true error) that the
+    top 10 % of the queue holds (bench_review.found; a random order finds 10 %)."""
+    from bench_review import found  # noqa: E402  (tests/bench)
+
+    from core.review import WEIGHTS, covariance_spread, score_signals
+
+    error = np.linalg.norm(points - truth, axis=-1)
+    known = np.isfinite(error)
+    spread = np.stack([covariance_spread(c) for c in covs])
+    weights = {"confidence": WEIGHTS["confidence"], "spread": WEIGHTS["spread"]}
+    for label, s in (("spread as predicted", spread), ("spread × project quantile", spread * quantiles[None, :])):
+        score, _ = score_signals({"confidence": 1.0 - confidence, "spread": s}, weights)
+        print(f"  queue, {label:<26} finds {found(score[known], error[known]):.1%} of the worst 10 % of points in its top 10 %")
 
 
 if __name__ == "__main__":

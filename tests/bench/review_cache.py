@@ -51,7 +51,7 @@ def predict_split(model: str, dataset: LandmarkDataset, cache: Path = DEFAULT_CA
     rows: dict[str, list] = {k: [] for k in ("points", "soft_argmax", "refined", "confidence", "heatmaps",
                                              "heatmap_to_image")}
     for i, sample in enumerate(samples):
-        p = predictor.predict(sample.image_path)
+        p = predictor.predict(sample.image_path, sample.spacing)
         for key in rows:
             rows[key].append(getattr(p, key))
         if (i + 1) % 25 == 0:

@@ -101,14 +101,30 @@ def test_models_command_lists_both(capsys) -> None:
 
 
 def test_predict_every_real_dicom(shared_data, capsys) -> None:
-    """Points for each decodable file; JPEG extended 12-bit is refused by name, exit 2."""
+    """Points for each decodable file with ``--model chest6`` (the hips and extremities with a
+    warning that they may not be chests); JPEG extended 12-bit is refused by name, exit 2."""
     files = sorted((shared_data / "dicom").glob("RG*.dcm"))
     assert files
-    code = main(["predict", *map(str, files), "--json"])
+    code = main(["predict", *map(str, files), "--model", "chest6", "--json"])
     captured = capsys.readouterr()
     results = json.loads(captured.out)
     decoded = {r["image"].rsplit("/", 1)[-1] for r in results}
     assert decoded == {f.name for f in files} - {"RG2_JPLY.dcm"}
     assert all(len(r["landmarks"]) == 6 for r in results)
     assert code == 2
-    assert captured.err.count("\n") == 1 and "1.2.840.10008.1.2.4.51" in captured.err
+    errors = [line for line in captured.err.splitlines() if "warning:" not in line]
+    assert len(errors) == 1 and "1.2.840.10008.1.2.4.51" in errors[0]
+    warned = {r["image"].rsplit("/", 1)[-1] for r in results if r["warnings"]}
+    assert warned == {f.name for f in files if f.name.startswith(("RG2", "RG3"))} - {"RG2_JPLY.dcm"}
+
+
+def test_predict_without_a_model_takes_the_chests_and_refuses_the_rest(shared_data, capsys) -> None:
+    files = sorted((shared_data / "dicom").glob("RG*.dcm"))
+    code = main(["predict", *map(str, files), "--json"])
+    captured = capsys.readouterr()
+    results = json.loads(captured.out)
+    assert {r["image"].rsplit("/", 1)[-1] for r in results} == {f.name for f in files if f.name.startswith("RG1")}
+    assert all(r["model"].startswith("chest6@") for r in results)
+    assert code == 2
+    refused = [line for line in captured.err.splitlines() if "no bundled model fits this image" in line]
+    assert len(refused) == 4  # two hips, two extremities (RG2_JPLY does not decode)

@@ -99,3 +99,27 @@ def test_a_spacing_from_the_table_wins_over_the_file(ceph_predictor, shared_data
     assert prediction.spacing == (0.2, 0.2)
     assert prediction.region_mm is not None  # the regions in mm follow the spacing given
     assert ceph_predictor.predict(sample.image_path).spacing is None  # a JPEG has none
+
+
+def test_cli_predict_takes_a_spacing(shared_data, capsys) -> None:
+    from core.cli import main
+
+    image = str(shared_data / "ceph_isbi2015" / "images" / "151.jpg")
+    assert main(["predict", image, "--model", "ceph19", "--spacing", "0.2", "--json"]) == 0
+    out = capsys.readouterr().out
+    import json
+
+    record = json.loads(out)
+    record = record[0] if isinstance(record, list) else record
+    assert record["spacing_mm"] == [0.2, 0.2]
+
+
+@pytest.mark.parametrize("bad", ["0", "-0.1", "nan", "inf", "0.1,0.2,0.3", "abc", "1e9"])
+def test_cli_predict_refuses_a_bad_spacing_in_one_line(bad, capsys) -> None:
+    from core.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", "x.png", "--spacing", bad])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "is not a spacing" in err and "Traceback" not in err
