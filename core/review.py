@@ -29,6 +29,7 @@ conventions are checked. No Qt here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -173,10 +174,18 @@ class ReviewQueue:
         self.items: list[ImageItem] = []
         self.reference: ShapeReference | None = None
         self._signals: dict[str, _Signals] = {}
+        self._calibration: Callable[[str], object | None] | None = None
 
-    def update(self, project) -> list[ImageItem]:
-        """Rebuild the queue of ``project`` (a ``core.project.Project``); returns :attr:`items`."""
+    def update(self, project, calibration: Callable[[str], object | None] | None = None) -> list[ImageItem]:
+        """Rebuild the queue of ``project`` (a ``core.project.Project``); returns :attr:`items`.
+
+        ``calibration(model_id)``: the project's own conformal calibration of that model
+        (``core.learning.recalibration``), or None. With one, a landmark's spread is its calibrated
+        region's size (the spread × that landmark's quantile): a landmark the model has got wrong
+        more often on this project's reviews weighs more (``tests/bench/bench_recalibration.py``).
+        """
         schema = project.schema
+        self._calibration = calibration
         images = [im for im in project.images if self._load(project, im) is not None]
         self._signals = {im.id: self._signals[im.id] for im in images}
         self.reference = self._reference(project, images)
@@ -222,16 +231,21 @@ class ReviewQueue:
         stamp = project.prediction_stamp(image.id)
         if stamp is None:
             return None
-        key = (*stamp, image.spacing)
+        own = self._calibration(str(stamp[0])) if self._calibration is not None else None
+        quantiles = None if own is None else np.asarray(own.quantiles, dtype=np.float64)
+        key = (*stamp, image.spacing, None if quantiles is None else tuple(quantiles.round(6)))
         old = self._signals.get(image.id)
         if old is not None and old.key == key:
             return old
         # The small arrays and the stored heatmap covariance: no heatmaps or masks are read.
         prediction = project.stored_prediction(image.id)
+        spread = covariance_spread(project.prediction_covariance(image.id), image.spacing)
+        if quantiles is not None and quantiles.shape == spread.shape:
+            spread = spread * np.where(np.isfinite(quantiles), quantiles, 1.0)
         sig = _Signals(
             key,
             1.0 - np.asarray(prediction.confidence, dtype=np.float64),
-            covariance_spread(project.prediction_covariance(image.id), image.spacing),
+            spread,
             stage_disagreement(prediction.soft_argmax, prediction.refined, prediction.points, image.spacing),
         )
         self._signals[image.id] = sig

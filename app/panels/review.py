@@ -93,6 +93,11 @@ class ReviewPanel(QWidget):
         """Rebuild soon: a burst of changes (a prediction of every image) rebuilds once."""
         self._timer.start()
 
+    def _calibration(self, model_id: str):
+        """The project's own calibration of ``model_id``'s regions, for the queue's spread (or None)."""
+        own = self.doc.project_calibration(model_id)
+        return own.calibration if own is not None else None
+
     def rebuild(self) -> None:
         self._timer.stop()
         project = self.doc.project
@@ -100,7 +105,7 @@ class ReviewPanel(QWidget):
             self.queue.items = []
         else:
             try:
-                self.queue.update(project)
+                self.queue.update(project, self._calibration)
             except Exception as exc:  # a damaged cached prediction must not take the window down
                 self.queue.items = []
                 self.doc.error_raised.emit(f"The review queue could not be built: {one_line(exc)}")

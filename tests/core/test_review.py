@@ -205,3 +205,21 @@ def test_queue_of_a_reopened_project_reads_no_heatmaps_or_masks(tmp_path, monkey
         p.save()
     with Project.open(path) as p:
         assert p.stored_prediction(ids[2]).covariance is not None and p.stored_prediction(ids[3]).covariance is None
+
+
+def test_the_projects_calibration_weighs_the_spread(project, tmp_path):
+    """With the project's own calibration the spread is the calibrated region's size: a landmark whose
+    quantile is large (the model erred there on this project's reviews) climbs the queue."""
+    from types import SimpleNamespace
+
+    ids = add_images(project, tmp_path, 3)
+    for image_id in ids:
+        project.store_prediction(image_id, prediction(TEMPLATE, sigmas=2.0))
+    plain = ReviewQueue(weights={"spread": 1.0}).update(project)
+    plain_top = max(m.score for item in plain for m in item.landmarks)
+    quantiles = np.ones(6)
+    quantiles[4] = 5.0  # L_costophrenic: five times the others' region on this project
+    calibrated = ReviewQueue(weights={"spread": 1.0}).update(project, lambda model_id: SimpleNamespace(quantiles=quantiles))
+    assert calibrated[0].landmarks[0].name == "L_costophrenic" and calibrated[0].landmarks[0].score > plain_top + 1.0
+    without = ReviewQueue(weights={"spread": 1.0}).update(project, lambda model_id: None)
+    assert max(m.score for item in without for m in item.landmarks) == pytest.approx(plain_top)
