@@ -38,6 +38,7 @@ class Actions:
     redo: QAction
     accept: QAction
     mark_absent: QAction
+    place: QAction
     verify: QAction
     next_landmark: QAction
     prev_landmark: QAction
@@ -105,6 +106,8 @@ def build_actions(w) -> Actions:
         redo=redo,
         accept=_action(w, "&Accept Landmark", w.accept_landmark, "A", "mdi6.check-circle-outline", "Accept the selected point as it is"),
         mark_absent=_action(w, "Mark Landmark A&bsent", w.mark_absent, ["X", "Delete"], "mdi6.eye-off-outline", "The selected landmark is not visible on this image"),
+        place=_action(w, "&Place Landmark", w.toggle_place_mode, "P", "mdi6.map-marker-plus-outline",
+                      "The next click on the image puts the selected landmark there (also one marked absent)", checkable=True),
         verify=_action(w, "&Verify Image", w.verify_image, "V", "mdi6.check-decagram", "Sign the image off: accepts its remaining predicted points"),
         next_landmark=_action(w, "Next Landmark", lambda: w.doc.step_landmark(1), "N"),
         prev_landmark=_action(w, "Previous Landmark", lambda: w.doc.step_landmark(-1), "Shift+N"),
@@ -152,7 +155,7 @@ def build_menus(w, a: Actions) -> None:
     edit = bar.addMenu("&Edit")
     edit.addActions([a.undo, a.redo])
     edit.addSeparator()
-    edit.addActions([a.accept, a.mark_absent, a.verify])
+    edit.addActions([a.accept, a.mark_absent, a.place, a.verify])
     edit.addActions([w.repredict.enabled_action, w.repredict.apply_action, w.repredict.discard_action])
     edit.addSeparator()
     edit.addActions([a.next_landmark, a.prev_landmark, a.next_image, a.prev_image, a.next_review])

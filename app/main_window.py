@@ -143,11 +143,14 @@ class MainWindow(QMainWindow):
         doc.project_closed.connect(self._on_project_changed)
         doc.project_closed.connect(self.jobs.shutdown)  # results for a closed project have nowhere to go
         doc.current_image_changed.connect(self._show_image)
+        doc.current_image_changed.connect(lambda _id: self.actions.place.setChecked(False))
         doc.prediction_stored.connect(self._on_prediction_stored)
         doc.landmark_changed.connect(self._on_landmark_changed)
         doc.current_landmark_changed.connect(self._on_current_landmark)
         doc.image_changed.connect(lambda _id: self._update_enabled())
-        doc.saved.connect(lambda path: self.status.showMessage(f"Saved {Path(path).name}", 3000))
+        # "Saved" is the least of the bar's news: it never covers a hint the user may be reading.
+        doc.saved.connect(lambda path: None if self.status.currentMessage()
+                          else self.status.showMessage(f"Saved {Path(path).name}", 3000))
         doc.notice.connect(lambda text: self.status.showMessage(text, 8000))
         doc.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
         viewer.point_dropped.connect(self._on_point_dropped)
@@ -263,6 +266,7 @@ class MainWindow(QMainWindow):
 
     def _on_current_landmark(self, name: str) -> None:
         self.viewer.set_selected(name or None)
+        self.actions.place.setChecked(False)  # place mode is for the landmark it was turned on for
 
     def _reveal_landmark(self, image_id: str, name: str) -> None:
         """Pan (zoom kept) so a landmark the review queue jumped to is on screen."""
@@ -280,14 +284,33 @@ class MainWindow(QMainWindow):
             self.repredict.request()
 
     def _on_image_clicked(self, x: float, y: float) -> None:
+        """A click on the image places the selected landmark when it has never been placed (MISSING),
+        or in place mode (P): a landmark a person marked absent, or one to move there, is never
+        placed by a stray click."""
         image_id, name = self.doc.current_image_id, self.doc.current_landmark
         if image_id is None or name is None:
             return
-        if state_key(self.doc.record(image_id, name).state) in ("missing", "absent"):
+        state = state_key(self.doc.record(image_id, name).state)
+        placing = self.actions.place.isChecked()
+        self.actions.place.setChecked(False)
+        if state == "missing" or (placing and state == "absent"):
             if self.doc.push(PlaceLandmark(self.doc, image_id, name, x, y)):
                 self.repredict.request()
+        elif placing:
+            self._on_point_dropped(name, x, y)
+        elif state == "absent":
+            self.status.showMessage(f"{name} is marked absent: press P (Place Landmark), then click, to place it", 5000)
         else:
-            self.status.showMessage(f"{name} is placed: drag it to move it, or mark it absent (X) to place it again", 4000)
+            self.status.showMessage(f"{name} is placed: drag it to move it, or press P and click where it belongs", 4000)
+
+    def toggle_place_mode(self, on: bool) -> None:
+        """Place mode (P): the next click on the image puts the selected landmark there."""
+        name = self.doc.current_landmark
+        if on and (self.doc.current_image_id is None or name is None):
+            self.actions.place.setChecked(False)
+            self.status.showMessage("Select a landmark first, then press P and click where it is", 4000)
+            return
+        self.status.showMessage(f"Click where {name} is (P again: cancel)" if on else "", 0 if on else 1)
 
     def _current(self):
         image_id, name = self.doc.current_image_id, self.doc.current_landmark
@@ -301,7 +324,7 @@ class MainWindow(QMainWindow):
             return
         image_id, name, state = current
         if state in ("missing", "absent"):
-            self.status.showMessage(f"{name} has no point to accept: click on the image to place it", 4000)
+            self.status.showMessage(f"{name} has no point to accept: press P and click on the image to place it", 4000)
         elif state == "verified":
             self.status.showMessage(f"{name} is already verified", 3000)
         elif self.doc.push(AcceptLandmark(self.doc, image_id, name)):
@@ -314,7 +337,7 @@ class MainWindow(QMainWindow):
             return
         image_id, name, state = current
         if state == "absent":
-            self.status.showMessage(f"{name} is already absent: click on the image to place it", 3000)
+            self.status.showMessage(f"{name} is already absent: press P and click on the image to place it", 3000)
         else:
             self.doc.push(MarkAbsent(self.doc, image_id, name))
 
@@ -431,7 +454,10 @@ class MainWindow(QMainWindow):
             return
         self._job_errors = []
         # Images already decoded for the viewer go to the model as they are (no second decode).
-        items = [(i, self.doc.loaded_radiograph(i) or Path(self.doc.image(i).path), self.doc.spacing(i)) for i in image_ids]
+        # The spacing the project records (the file's): retraining uses the same, so the model is
+        # trained and asked at one physical scale (ADR 0006).
+        items = [(i, self.doc.loaded_radiograph(i) or Path(self.doc.image(i).path), self.doc.image(i).spacing)
+                 for i in image_ids]
         if self.jobs.start(model, items):
             self.status.set_progress(0, len(items), "Starting prediction…")
         self._update_enabled()

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core.effort import EffortError, Tolerance, review_image
+from core.learning.selection import add_sample_image
 from core.training.datasets import Sample
 
 
@@ -43,7 +44,7 @@ def _session_project(folder: Path, path: Path, schema_name: str):
 
 def _store_review(project, sample: Sample, prediction, corrected: list[int]) -> None:
     """What the app stores for a reviewed image: the prediction, the corrections, the sign-off."""
-    image = project.add_image(sample.image_path)
+    image = add_sample_image(project, sample)
     project.store_prediction(image.id, prediction)
     names = project.schema.landmarks
     for k in corrected:

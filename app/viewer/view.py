@@ -133,7 +133,7 @@ class ImageViewer(QWidget):
             self._update_corner()
             return
         self._value_range = windowing.data_range(radiograph.pixels)
-        self.window = radiograph.window
+        self.window = windowing.initial_window(radiograph.pixels, radiograph.window)
         self.image_item.setImage(radiograph.pixels, autoLevels=False, levels=windowing.levels(self.window))
         self._apply_lut()
         if fit:

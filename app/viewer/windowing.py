@@ -58,6 +58,23 @@ def preset_window(key: str, pixels: np.ndarray, default: Window) -> Window:
     raise KeyError(f"unknown window preset {key!r}")
 
 
+#: A file's window this much wider than the robust one, while spanning all the data, is a "show
+#: everything" window (e.g. the demo's CR: W 30000 over 15-bit data): the viewer opens on the robust one.
+UNINFORMATIVE_WIDTH = 1.1
+
+
+def initial_window(pixels: np.ndarray, default: Window) -> Window:
+    """The window an image opens with: the file's, unless it only spans the whole value range (a
+    "show everything" window), when the robust 0.5–99.5 % window shows the anatomy instead. The
+    file's stays one key away (Default, W); the model always sees the file's (``Radiograph.window``)."""
+    low, high = levels(default)
+    data_low, data_high = data_range(pixels)
+    robust = robust_window(pixels)
+    if low <= data_low and high >= data_high and default[1] > UNINFORMATIVE_WIDTH * robust[1]:
+        return robust
+    return default
+
+
 def drag_window(window: Window, dx: float, dy: float, value_range: tuple[float, float]) -> Window:
     """New window after a right-drag of (dx, dy) screen pixels.
 

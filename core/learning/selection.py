@@ -27,7 +27,7 @@ import numpy as np
 from core.project import ImageRecord, Project
 from core.training.datasets import Sample
 
-__all__ = ["VAL_FRACTION", "accepted_points", "images_to_settle", "is_reviewed", "prepare_validation", "locked_validation", "review_points", "sample_of", "training_split"]
+__all__ = ["VAL_FRACTION", "accepted_points", "add_sample_image", "images_to_settle", "is_reviewed", "prepare_validation", "locked_validation", "review_points", "sample_of", "training_split"]
 
 VAL_FRACTION = 0.2  # of the reviewed images when the subset is first chosen
 MIN_TRAIN = 2  # the subset never takes so many that fewer than this are left to train on
@@ -56,6 +56,20 @@ def accepted_points(image: ImageRecord, names: tuple[str, ...]) -> np.ndarray:
     """(K,) bool: landmarks whose position a model placed and a person accepted as it is (verified,
     or left on a signed-off image). They score every model by ``validation.censor``, not as exact truth."""
     return np.array([image.landmarks[n].state.has_position and image.landmarks[n].from_model for n in names], dtype=bool)
+
+
+def add_sample_image(project: Project, sample: Sample) -> ImageRecord:
+    """Add a data set sample's image to ``project`` with the sample's spacing when its file has none
+    (the data set's table knows it): the project then trains at the spacing the sample is predicted
+    and scored at (``samplers.fine_grid``), as a DICOM's own spacing would make it."""
+    from dataclasses import replace
+
+    from core.imaging import load_image
+
+    radiograph = load_image(sample.image_path)
+    if radiograph.spacing is None and sample.spacing:
+        radiograph = replace(radiograph, spacing=sample.spacing)
+    return project.add_image(sample.image_path, radiograph)
 
 
 def sample_of(image: ImageRecord, names: tuple[str, ...]) -> Sample:

@@ -75,11 +75,15 @@ def shown(make_window, qtbot, rg1, wait_for_predictions):
 
 def test_window_level_zoom_pan_invert(shown, mouse_for, qtbot):
     viewer, mouse = shown.viewer, mouse_for(shown)
-    assert viewer.window == (15000.0, 30000.0)  # the DICOM header's window
+    # The header's window (W 30000 L 15000) spans every value of this 15-bit CR: the viewer opens
+    # on the robust window instead (the anatomy's contrast), the model still sees the header's.
+    opened = viewer.window
+    assert opened == windowing.robust_window(viewer.radiograph.pixels) and opened[1] < 0.9 * 30000
+    assert viewer.radiograph.window == (15000.0, 30000.0)
     centre = QPoint(viewer.graphics.viewport().width() // 2, viewer.graphics.viewport().height() // 2)
     mouse.drag(centre, centre + QPoint(80, 40), button=Qt.MouseButton.RightButton)
     c, w = viewer.window
-    assert w > 30000 and c < 15000  # wider; down darkens, which for MONOCHROME1 lowers the level
+    assert w > opened[1] and c < opened[0]  # wider; down darkens, which for MONOCHROME1 lowers the level
     assert tuple(viewer.image_item.levels) == pytest.approx(windowing.levels((c, w)))
     qtbot.keyClick(shown, Qt.Key.Key_W)
     assert viewer.window == (15000.0, 30000.0)
@@ -123,17 +127,30 @@ def test_status_bar_and_landmark_panel(shown, mouse_for):
     assert model.data(model.index(0, 4)) == "—"  # spacing 0\0 in the header: unknown
 
 
-def test_place_missing_landmark_by_click_and_keyboard_navigation(shown, mouse_for, qtbot):
+def test_place_an_absent_landmark_only_in_place_mode_and_keyboard_navigation(shown, mouse_for, qtbot):
     doc, viewer = shown.doc, shown.viewer
     image_id = doc.current_image_id
     doc.select_landmark("L_apex")
     qtbot.keyClick(shown, Qt.Key.Key_X)  # absent
     assert doc.record(image_id, "L_apex").state == LandmarkState.ABSENT
+    mouse_for(shown).click(viewer.image_to_viewport(1250.0, 300.0))  # a stray click places nothing
+    assert doc.record(image_id, "L_apex").state == LandmarkState.ABSENT
+    assert "press P" in shown.status.currentMessage()
+    qtbot.keyClick(shown, Qt.Key.Key_P)  # place mode
+    assert shown.actions.place.isChecked() and "Click where L_apex is" in shown.status.currentMessage()
     mouse_for(shown).click(viewer.image_to_viewport(1250.0, 300.0))
+    assert not shown.actions.place.isChecked()  # one click, one placement
     placed = doc.record(image_id, "L_apex")
     assert placed.state == LandmarkState.CORRECTED
     assert abs(placed.x - 1250) <= 2 / viewer.zoom() and abs(placed.y - 300) <= 2 / viewer.zoom()
     assert shown.actions.undo.text() == "Undo Place L_apex"
+    # Place mode also moves a placed point to the click; without it a click on the image moves nothing.
+    qtbot.keyClick(shown, Qt.Key.Key_P)
+    mouse_for(shown).click(viewer.image_to_viewport(1100.0, 450.0))
+    moved = doc.record(image_id, "L_apex")
+    assert abs(moved.x - 1100) <= 2 / viewer.zoom() and abs(moved.y - 450) <= 2 / viewer.zoom()
+    mouse_for(shown).click(viewer.image_to_viewport(700.0, 800.0))
+    assert doc.record(image_id, "L_apex").x == moved.x
     qtbot.keyClick(shown, Qt.Key.Key_N)
     assert doc.current_landmark == "L_costophrenic"
     qtbot.keyClick(shown, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)
@@ -189,3 +206,12 @@ def test_layer_toggles_and_masks_only_with_masks(shown, qtbot):
     panel.refresh_availability()
     assert viewer.overlay("masks").is_shown() and panel.checks["masks"].isEnabled()
     assert viewer.overlay("masks").image.image.shape == (h, w, 4)
+
+
+def test_initial_window_replaces_only_a_show_everything_window():
+    rng = np.random.default_rng(0)
+    cr = rng.normal(14000, 2500, (200, 200)).clip(800, 26500)  # a 15-bit CR's values
+    assert windowing.initial_window(cr, (15000.0, 30000.0)) == windowing.robust_window(cr)
+    assert windowing.initial_window(cr, (14000.0, 8000.0)) == (14000.0, 8000.0)  # a real window stays
+    flat = rng.uniform(0, 255, (200, 200))  # values fill the range: the full window is the right one
+    assert windowing.initial_window(flat, (127.5, 255.0)) == (127.5, 255.0)

@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
+from app.viewer import windowing
 from core.project import LandmarkState
 
 
@@ -32,10 +33,11 @@ def test_open_predict_drag_undo_save_reopen(make_window, qtbot, rg1, jsrt_png, m
         assert states == {LandmarkState.PREDICTED}
     assert window.images_panel.model.data(window.images_panel.model.index(0, 1)) == "predicted"
 
-    # The DICOM shows with its header window and MONOCHROME1 inverted to bones-bright.
+    # The DICOM shows with the window that suits it (its header's spans every value: the robust one)
+    # and MONOCHROME1 inverted to bones-bright.
     rg1_id, png_id = ids
     doc.select_image(rg1_id)
-    assert window.viewer.window == doc.radiograph.window
+    assert window.viewer.window == windowing.initial_window(doc.radiograph.pixels, doc.radiograph.window)
     assert window.viewer.radiograph.invert_display
 
     # Drag R_apex on the PNG with real mouse events, from its marker to 40 px right, 25 down.

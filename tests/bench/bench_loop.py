@@ -49,6 +49,7 @@ import torch
 
 from acquisition_shift import Shift, shift_sample  # noqa: E402  (tests/bench is the script's folder)
 from core.learning import RetrainSettings, retrain
+from core.learning.selection import add_sample_image
 from core.learning.validation import evaluate_model
 from core.learning.verdict import judge
 from core.modelfile import read_card, resolve_model
@@ -91,7 +92,7 @@ def run(n_values: list[int], n_rest: int, epochs: int | None, stages: tuple[str,
         with tempfile.TemporaryDirectory() as tmp:
             with Project.create(Path(tmp) / "bench.anatomark", "ceph19") as project:
                 for sample in pool[:n]:
-                    image = project.add_image(sample.image_path)
+                    image = add_sample_image(project, sample)
                     for name, (x, y) in zip(names, sample.points):
                         project.set_point(image.id, name, float(x), float(y))
                 project.save()

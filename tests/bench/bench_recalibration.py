@@ -24,6 +24,7 @@ from core.conformal import covered, ellipses, heatmap_covariance
 from core.effort import Tolerance, review_image
 from core.inference import Predictor
 from core.learning.recalibration import project_calibration
+from core.learning.selection import add_sample_image
 from core.project import Project
 from core.training.datasets import load_dataset
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             covs.append(heatmap_covariance(prediction.heatmaps, prediction.heatmap_to_image))
             confidence.append(prediction.confidence)
             if i < args.n:  # the reviewer's part of the session
-                image = project.add_image(sample.image_path)
+                image = add_sample_image(project, sample)
                 project.store_prediction(image.id, prediction)
                 for k in review_image(sample, prediction.points, Tolerance(args.tolerance_mm, "mm"), None).order:
                     project.set_point(image.id, predictor.schema.landmarks[k], *map(float, sample.points[k]))
