@@ -62,9 +62,7 @@ def cmd_project_add(args: argparse.Namespace) -> int:
 
 def cmd_project_import(args: argparse.Namespace) -> int:
     """A dataset folder's images with its ground truth as CORRECTED (or PREDICTED, ``dataset:<name>``) landmarks."""
-    from dataclasses import replace
-
-    from core.imaging import load_image
+    from core.learning.selection import add_sample_image
     from core.project import LandmarkRecord, LandmarkState
     from core.project.records import utc_now
     from core.training.datasets import load_dataset
@@ -81,10 +79,7 @@ def cmd_project_import(args: argparse.Namespace) -> int:
         samples = dataset.samples[: args.limit] if args.limit else dataset.samples
         names = project.schema.landmarks
         for sample in samples:
-            radiograph = load_image(sample.image_path)
-            if radiograph.spacing is None and sample.spacing is not None:
-                radiograph = replace(radiograph, spacing=tuple(sample.spacing))
-            image = project.add_image(sample.image_path, radiograph)
+            image = add_sample_image(project, sample)
             for k, name in enumerate(names):
                 x, y = sample.points[k]
                 if not (x == x and y == y):
