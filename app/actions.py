@@ -39,6 +39,7 @@ class Actions:
     accept: QAction
     mark_absent: QAction
     place: QAction
+    calibrate_spacing: QAction
     verify: QAction
     next_landmark: QAction
     prev_landmark: QAction
@@ -108,6 +109,9 @@ def build_actions(w) -> Actions:
         mark_absent=_action(w, "Mark Landmark A&bsent", w.mark_absent, ["X", "Delete"], "mdi6.eye-off-outline", "The selected landmark is not visible on this image"),
         place=_action(w, "&Place Landmark", w.toggle_place_mode, "P", "mdi6.map-marker-plus-outline",
                       "The next click on the image puts the selected landmark there (also one marked absent)", checkable=True),
+        calibrate_spacing=_action(w, "Calibrate &Spacing…", w.toggle_calibration, None, "mdi6.ruler",
+                                  "Click the two ends of a ruler (a known length) on the image, then type its length",
+                                  checkable=True),
         verify=_action(w, "&Verify Image", w.verify_image, "V", "mdi6.check-decagram", "Sign the image off: accepts its remaining predicted points"),
         next_landmark=_action(w, "Next Landmark", lambda: w.doc.step_landmark(1), "N"),
         prev_landmark=_action(w, "Previous Landmark", lambda: w.doc.step_landmark(-1), "Shift+N"),
@@ -156,6 +160,8 @@ def build_menus(w, a: Actions) -> None:
     edit.addActions([a.undo, a.redo])
     edit.addSeparator()
     edit.addActions([a.accept, a.mark_absent, a.place, a.verify])
+    edit.addSeparator()
+    edit.addAction(a.calibrate_spacing)
     edit.addActions([w.repredict.enabled_action, w.repredict.apply_action, w.repredict.discard_action])
     edit.addSeparator()
     edit.addActions([a.next_landmark, a.prev_landmark, a.next_image, a.prev_image, a.next_review])

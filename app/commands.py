@@ -234,3 +234,25 @@ class ImportLandmarks(QUndoCommand):
                 self.doc.apply_restore(change.image_id, change.name, change.before, action="undo")
         except Exception as exc:
             self.doc.error_raised.emit(f"Undo {self.text()}: {one_line(exc)}")
+
+
+class SetSpacing(QUndoCommand):
+    """Set an image's pixel spacing from a ruler (``core.spacing``); undo restores the one before."""
+
+    def __init__(self, doc: ProjectDocument, image_id: str, spacing: tuple[float, float], note: str) -> None:
+        super().__init__("Calibrate spacing")
+        self.doc, self.image_id, self.spacing, self.note = doc, image_id, spacing, note
+        self.before = doc.image(image_id).spacing
+
+    def redo(self) -> None:
+        try:
+            self.doc.apply_spacing(self.image_id, self.spacing, self.note)
+        except Exception as exc:
+            self.setObsolete(True)
+            self.doc.error_raised.emit(f"{self.text()}: {one_line(exc)}")
+
+    def undo(self) -> None:
+        try:
+            self.doc.apply_spacing(self.image_id, self.before, "undo of a calibration")
+        except Exception as exc:
+            self.doc.error_raised.emit(f"Undo {self.text()}: {one_line(exc)}")

@@ -104,6 +104,14 @@ def ask_schema_for_images(parent: QWidget, image_name: str, fits: list) -> str |
     return names[labels.index(label)] if ok else None
 
 
+def ask_ruler_length(parent: QWidget, pixels: float) -> float | None:
+    """The known length (mm) between the two marks of a spacing calibration, or None (cancelled)."""
+    value, ok = QInputDialog.getDouble(parent, "Calibrate Spacing",
+                                       f"The two marks are {pixels:.1f} px apart. Their real distance in mm:",
+                                       10.0, 0.0, 10_000.0, 2)
+    return value if ok else None
+
+
 def ask_project(parent: QWidget) -> Path | None:
     path, _ = QFileDialog.getOpenFileName(parent, "Open Project", str(user_data_dir()), PROJECT_FILTER)
     return Path(path) if path else None

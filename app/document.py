@@ -38,6 +38,7 @@ class ProjectDocument(QObject):
     landmark_changed = Signal(str, str)
     current_landmark_changed = Signal(str)
     prediction_stored = Signal(str)
+    spacing_changed = Signal(str)  # an image's pixel spacing was set (calibration, undo)
     saved = Signal(str)
     error_raised = Signal(str)
     #: A one-line notice for the status bar (nothing went wrong, but the user should know).
@@ -307,6 +308,12 @@ class ProjectDocument(QObject):
 
     def apply_verified(self, image_id: str, verified: bool, by: str | None = None) -> None:
         self.project.set_verified(image_id, bool(verified), by=by)
+        self._edited(image_id, None)
+
+    def apply_spacing(self, image_id: str, spacing: tuple[float, float] | None, note: str) -> None:
+        """Set an image's pixel spacing (``Project.set_spacing``): mm everywhere follows at once."""
+        self.project.set_spacing(image_id, spacing, note)
+        self.spacing_changed.emit(image_id)
         self._edited(image_id, None)
 
     def _edited(self, image_id: str, name: str | None) -> None:

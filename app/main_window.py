@@ -7,6 +7,7 @@ turns gestures into commands (``app.commands``) and runs predictions through
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self.actions.cancel)
         self.setStatusBar(self.status)
         self._job_errors: list[str] = []
+        self._ruler: list[tuple[float, float]] = []  # a spacing calibration's marks (image px)
         self._connect()
         self._update_title()
         self._update_enabled()
@@ -144,6 +146,8 @@ class MainWindow(QMainWindow):
         doc.project_closed.connect(self.jobs.shutdown)  # results for a closed project have nowhere to go
         doc.current_image_changed.connect(self._show_image)
         doc.current_image_changed.connect(lambda _id: self.actions.place.setChecked(False))
+        doc.current_image_changed.connect(lambda _id: self.actions.calibrate_spacing.setChecked(False))
+        doc.spacing_changed.connect(self._on_spacing_changed)
         doc.prediction_stored.connect(self._on_prediction_stored)
         doc.landmark_changed.connect(self._on_landmark_changed)
         doc.current_landmark_changed.connect(self._on_current_landmark)
@@ -287,6 +291,9 @@ class MainWindow(QMainWindow):
         """A click on the image places the selected landmark when it has never been placed (MISSING),
         or in place mode (P): a landmark a person marked absent, or one to move there, is never
         placed by a stray click."""
+        if self.actions.calibrate_spacing.isChecked():
+            self._ruler_mark(x, y)
+            return
         image_id, name = self.doc.current_image_id, self.doc.current_landmark
         if image_id is None or name is None:
             return
@@ -302,6 +309,49 @@ class MainWindow(QMainWindow):
             self.status.showMessage(f"{name} is marked absent: press P (Place Landmark), then click, to place it", 5000)
         else:
             self.status.showMessage(f"{name} is placed: drag it to move it, or press P and click where it belongs", 4000)
+
+    def toggle_calibration(self, on: bool) -> None:
+        """Calibrate Spacing: two clicks on the ends of a known length, then its length in mm
+        (``core.spacing``); the spacing is stored for this image with its provenance, undoable."""
+        self._ruler = []
+        self.viewer.show_ruler([])
+        if on and (self.doc.current_image_id is None or not self.doc.require_editable()):
+            self.actions.calibrate_spacing.setChecked(False)
+            return
+        if on:
+            self.actions.place.setChecked(False)
+            self.status.showMessage("Click one end of a known length (a ruler) on the image", 0)
+        else:
+            self.status.clearMessage()
+
+    def _ruler_mark(self, x: float, y: float) -> None:
+        from app.commands import SetSpacing
+        from core.spacing import ruler_note, spacing_from_ruler
+
+        self._ruler.append((x, y))
+        self.viewer.show_ruler(self._ruler)
+        if len(self._ruler) < 2:
+            self.status.showMessage("Now click the other end", 0)
+            return
+        start, end = self._ruler
+        length = dialogs.ask_ruler_length(self, math.hypot(end[0] - start[0], end[1] - start[1]))
+        self.actions.calibrate_spacing.setChecked(False)  # clears the marks
+        if length is None:
+            return
+        try:
+            spacing = spacing_from_ruler(start, end, length)
+        except ValueError as exc:
+            self.show_error(f"The spacing was not changed: {exc}")
+            return
+        image_id = self.doc.current_image_id
+        if self.doc.push(SetSpacing(self.doc, image_id, spacing, ruler_note(start, end, length))):
+            self.status.showMessage(f"Pixel spacing set to {spacing[0]:.4f} mm/px from the ruler (Ctrl+Z: undo)", 6000)
+
+    def _on_spacing_changed(self, image_id: str) -> None:
+        if image_id == self.doc.current_image_id:
+            self.viewer.set_spacing(self.doc.spacing(image_id))
+            self.landmarks_panel.reload()  # the mm columns appear with a spacing
+            self.measurements_panel.refresh()
 
     def toggle_place_mode(self, on: bool) -> None:
         """Place mode (P): the next click on the image puts the selected landmark there."""

@@ -82,6 +82,7 @@ class ImageViewer(QWidget):
         self.corner = self._corner_label()
         self.title = self._corner_label()
         self.notice = self._corner_label("Research use — not for clinical decisions")
+        self._ruler = None  # a spacing calibration's marks (show_ruler)
         self.warning = self._corner_label()  # e.g. the anatomy check's: this may not be a chest
         self.warning.setStyleSheet(self.warning.styleSheet().replace("color: #c9ced6", "color: #ff8a3d"))
         self.warning.hide()
@@ -113,6 +114,31 @@ class ImageViewer(QWidget):
     def set_placeholder(self, text: str) -> None:
         """What the empty viewer says (no project, or a project without images)."""
         self.placeholder.setText(text)
+
+    def show_ruler(self, points: list[tuple[float, float]]) -> None:
+        """Marks (and the line between) of a spacing calibration in progress, image px; [] hides them."""
+        if self._ruler is None:
+            # Plain line pairs, no symbols: a scatter item would take the next click near a mark.
+            self._ruler = pg.PlotCurveItem(pen=pg.mkPen("#ffe14d", width=2), connect="pairs")
+            self._ruler.setZValue(50)
+            self._ruler.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+            self.box.addItem(self._ruler)
+        arm = 8.0 / max(self.zoom(), 1e-6)  # a cross of 16 screen px on each mark
+        xs, ys = [], []
+        for x, y in points:
+            xs += [x - arm, x + arm, x, x]
+            ys += [y, y, y - arm, y + arm]
+        if len(points) == 2:
+            xs += [points[0][0], points[1][0]]
+            ys += [points[0][1], points[1][1]]
+        items = [image_to_item(x, y) for x, y in zip(xs, ys)]
+        self._ruler.setData([p[0] for p in items], [p[1] for p in items])
+        self._ruler.setVisible(bool(points))
+
+    def set_spacing(self, spacing: tuple[float, float] | None) -> None:
+        """A new pixel spacing for the shown image (a calibration): the corner and overlays in mm follow."""
+        self.spacing = spacing
+        self._update_corner()
 
     def set_warning(self, text: str) -> None:
         """A line under the image's title about the image itself (empty: none)."""

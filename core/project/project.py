@@ -17,6 +17,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import math
 import os
 import uuid
 import weakref
@@ -383,6 +384,32 @@ class Project:
         if image.landmarks[name] == record:
             return record
         return self._replace(image, name, record, action, utc_now())
+
+    def set_spacing(self, image_id: str, spacing: tuple[float, float] | None, note: str) -> ImageRecord:
+        """Set an image's pixel spacing ((x, y) mm per pixel, or None: unknown), e.g. from a calibration
+        against a ruler; the history row (action ``spacing``) keeps who, when and ``note`` (how it was
+        measured, and the spacing before) as its provenance. ValueError for a spacing that is not two
+        positive finite numbers."""
+        self._check_writable()
+        image = self.image(image_id)
+        if spacing is not None:
+            sx, sy = (float(v) for v in spacing)
+            if not (math.isfinite(sx) and math.isfinite(sy) and sx > 0 and sy > 0):
+                raise ValueError(f"a pixel spacing must be two positive mm values, got {spacing!r}")
+            spacing = (sx, sy)
+        if image.spacing == spacing:
+            return image
+        before = "unknown" if image.spacing is None else f"{image.spacing[0]:.6g} × {image.spacing[1]:.6g} mm/px"
+        image.spacing = spacing
+        self._log.append(utc_now(), self.user, "spacing", image_id, note=f"{note} (was {before})")
+        self.dirty = True
+        return image
+
+    def spacing_source(self, image_id: str) -> dict | None:
+        """The newest history row that set the image's spacing (``user``, ``time``, ``note``), or None
+        when the spacing is the file's own (or a data set's, taken when the image was added)."""
+        rows = [row for row in self.log(image_id) if row.get("action") == "spacing"]
+        return rows[-1] if rows else None
 
     def set_verified(self, image_id: str, verified: bool, by: str | None = None) -> ImageRecord:
         """Sign an image off (or take that back). ``by`` defaults to the project's user; undo passes the earlier signer."""

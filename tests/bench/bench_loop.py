@@ -68,7 +68,7 @@ def _show(event: dict) -> None:
 
 
 def run(n_values: list[int], n_rest: int, epochs: int | None, stages: tuple[str, ...], shift: Shift | None,
-        shifted_dir: Path, rest_from: int = REST_START) -> list[dict]:
+        shifted_dir: Path, rest_from: int = REST_START, overrides: dict | None = None) -> list[dict]:
     data_root = shared_data_dir()
     if data_root is None:
         sys.exit("bench_loop: ../shared/data not found")
@@ -97,7 +97,7 @@ def run(n_values: list[int], n_rest: int, epochs: int | None, stages: tuple[str,
                         project.set_point(image.id, name, float(x), float(y))
                 project.save()
                 t0 = time.monotonic()
-                result = retrain(project, RetrainSettings(epochs=epochs, stages=stages, device="cpu"), _show)
+                result = retrain(project, RetrainSettings(epochs=epochs, stages=stages, device="cpu", **(overrides or {})), _show)
                 wall = time.monotonic() - t0
                 after = evaluate_model(result.model_path, rest, names, "cpu")
                 after_old = evaluate_model(result.model_path, old_site, names, "cpu") if shift is not None else after
@@ -161,6 +161,8 @@ def main() -> None:
                         help="index of the first rest image (settings were chosen on 20-60: report from 60)")
     parser.add_argument("--epochs", type=int, default=None, help="per stage (default: the fine-tuning defaults)")
     parser.add_argument("--stages", default="global,patch")
+    parser.add_argument("--alpha", type=float, default=None, help="L2-SP strength (default: the fine-tuning default)")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the fine-tuning default)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--shift", action="store_true",
                         help="simulate another site's acquisition (acquisition_shift.Shift) on every image")
@@ -176,7 +178,8 @@ def main() -> None:
     print(f"torch threads {torch.get_num_threads()}", flush=True)
     with tempfile.TemporaryDirectory() as shifted_dir:
         rows = run(args.n, args.rest, args.epochs, tuple(args.stages.split(",")), Shift() if args.shift else None,
-                   Path(shifted_dir), args.rest_from)
+                   Path(shifted_dir), args.rest_from,
+                   {k: v for k, v in (("alpha", args.alpha), ("lr", args.lr)) if v is not None})
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     val_size_table(rows)

@@ -469,3 +469,21 @@ def test_unwritable_folder_opens_read_only(tmp_path, monkeypatch):
     with Project.open(path) as p:
         p.save()
     assert path.stat().st_mode & 0o777 == 0o640  # a save keeps the file's permissions
+
+
+def test_a_calibrated_spacing_is_kept_with_its_provenance(tmp_path, chest_png):
+    path = tmp_path / "cal.anatomark"
+    with Project.create(path, "chest6", user="alice") as project:
+        image = project.add_image(chest_png)
+        assert image.spacing is None and project.spacing_source(image.id) is None
+        for bad in ((0.0, 0.1), (float("nan"), 0.1), (-0.2, -0.2)):
+            with pytest.raises(ValueError, match="positive mm"):
+                project.set_spacing(image.id, bad, "bad")
+        assert project.image(image.id).spacing is None
+        project.set_spacing(image.id, (0.15, 0.15), "calibrated on a ruler: 30 mm over 200.0 px")
+        project.save()
+    with Project.open(path) as reopened:
+        assert reopened.image(image.id).spacing == (0.15, 0.15)
+        source = reopened.spacing_source(image.id)
+        assert source["user"] == "alice" and source["action"] == "spacing"
+        assert source["note"] == "calibrated on a ruler: 30 mm over 200.0 px (was unknown)"
