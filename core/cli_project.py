@@ -71,6 +71,16 @@ def cmd_project_import(args: argparse.Namespace) -> int:
         from core.cli_exchange import cmd_project_import_file
 
         return cmd_project_import_file(args)
+    if args.format:  # a data set folder in an exchange format: core.exchange.dataset
+        from core.exchange.dataset import import_dataset
+
+        with _open(args.project) as project:
+            before = len(project.images)
+            result = import_dataset(project, args.dataset, args.format,
+                                    state="file" if args.keep_states else args.state)
+            project.save()
+            print(f"{len(project.images) - before} image(s) added from {args.dataset} ({args.format}); {result.summary()}")
+        return 0
     with _open(args.project) as project:
         dataset = load_dataset(args.dataset, args.split, schema=None)
         if dataset.schema.landmarks != project.schema.landmarks:
@@ -251,10 +261,11 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         i = pp.add_parser("import", help="images and ground truth of a dataset folder, or landmarks from a file")
         i.add_argument("project")
         source = i.add_mutually_exclusive_group(required=True)
-        source.add_argument("--dataset", help="a dataset folder: its images and ground truth")
+        source.add_argument("--dataset", help="a dataset folder: its images and ground truth (the ../shared/data layout, "
+                            "or with --format the images beside COCO/CSV/labelme/ISBI annotations)")
         source.add_argument("--file", help="landmarks for the project's images from a file (core.cli_exchange)")
-        i.add_argument("--format", choices=("csv", "coco", "labelme", "isbi"), help="the --file's format")
-        i.add_argument("--keep-states", action="store_true", help="--file: keep the file's landmark states")
+        i.add_argument("--format", choices=("csv", "coco", "labelme", "isbi"), help="the --file's or the --dataset folder's format")
+        i.add_argument("--keep-states", action="store_true", help="--file/--format: keep the file's landmark states")
         i.add_argument("--split", default=None)
         i.add_argument("--state", choices=("corrected", "predicted"), default="corrected")
         i.add_argument("--limit", type=int, default=None, help="first N images only")
