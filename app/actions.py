@@ -31,6 +31,7 @@ class Actions:
     open_images: QAction
     save: QAction
     close_project: QAction
+    import_dataset: QAction
     import_landmarks: QAction
     export: QAction
     quit: QAction
@@ -98,6 +99,8 @@ def build_actions(w) -> Actions:
         open_images=_action(w, "Open &Image(s)…", w.open_images_dialog, "Ctrl+I", "mdi6.file-image-plus-outline", "Add DICOM or PNG/JPEG/TIFF/BMP images"),
         save=_action(w, "&Save", w.save, QKeySequence.StandardKey.Save, "mdi6.content-save-outline", "Save now (edits are also saved automatically)"),
         close_project=_action(w, "&Close Project", w.close_project, QKeySequence.StandardKey.Close),
+        import_dataset=_action(w, "Import &Dataset…", lambda: w.exchange.show_import_dataset(), None, "mdi6.folder-download-outline",
+                               "A folder of images with COCO, labelme, ISBI or CSV annotations into this project"),
         import_landmarks=_action(w, "&Import Landmarks…", lambda: w.exchange.show_import(), None, "mdi6.import",
                                  "Landmarks for the project's images from a CSV, COCO, labelme or ISBI file"),
         export=_action(w, "&Export…", lambda: w.exchange.show_export(), "Ctrl+E", "mdi6.export",
@@ -153,7 +156,7 @@ def build_menus(w, a: Actions) -> None:
     file_menu.addSeparator()
     file_menu.addActions([a.save, a.close_project])
     file_menu.addSeparator()
-    file_menu.addActions([a.import_landmarks, a.export])
+    file_menu.addActions([a.import_dataset, a.import_landmarks, a.export])
     file_menu.addSeparator()
     file_menu.addAction(a.quit)
     edit = bar.addMenu("&Edit")

@@ -112,6 +112,18 @@ def ask_ruler_length(parent: QWidget, pixels: float) -> float | None:
     return value if ok else None
 
 
+def ask_dataset(parent: QWidget) -> tuple[Path, str] | None:
+    """(folder, format) of a data set to import (images beside COCO/CSV/labelme/ISBI annotations), or None."""
+    folder = QFileDialog.getExistingDirectory(parent, "Import Dataset: the folder with the images and annotations")
+    if not folder:
+        return None
+    formats = ["coco", "labelme", "isbi", "csv"]
+    labels = ["COCO keypoints (one .json)", "labelme (one .json per image)", "ISBI 2015 (one .txt per image)",
+              "CSV (one table)"]
+    label, ok = QInputDialog.getItem(parent, "Import Dataset", "Annotation format:", labels, 0, False)
+    return (Path(folder), formats[labels.index(label)]) if ok else None
+
+
 def ask_project(parent: QWidget) -> Path | None:
     path, _ = QFileDialog.getOpenFileName(parent, "Open Project", str(user_data_dir()), PROJECT_FILTER)
     return Path(path) if path else None

@@ -46,6 +46,10 @@ class ExchangeController(QObject):
         self.export_call = BackgroundCall("export", self)
         self.export_call.done.connect(self._export_done)
         self.export_call.failed.connect(self._export_failed)
+        self.dataset_call = BackgroundCall("dataset", self)
+        self.dataset_call.done.connect(self._dataset_read)
+        self.dataset_call.failed.connect(lambda message: self.window.show_error(f"Cannot import the data set: {message}"))
+        self._dataset: tuple[Path, str] | None = None
         self.export_dialog: ExportDialog | None = None
         self.import_dialog: ImportDialog | None = None
         self._fmt = {"export": "csv", "import": "csv"}  # the last formats used, offered again
@@ -128,5 +132,53 @@ class ExchangeController(QObject):
         self.imported.emit(summary)
         return True
 
+    # -- a whole data set ------------------------------------------------------------
+
+    def show_import_dataset(self) -> None:
+        """File ▸ Import Dataset…: a folder of images with their annotations into the open project."""
+        from app import dialogs
+
+        if self.doc.project is None or self.window._is_demo():
+            self.window.show_error("Create or open a project of the data set's landmarks first (File ▸ New Project), "
+                                   "then import the data set into it.")
+            return
+        if not self.doc.require_editable():
+            return
+        answer = dialogs.ask_dataset(self.window)
+        if answer is not None:
+            self.import_dataset(*answer)
+
+    def import_dataset(self, folder: Path, fmt: str) -> bool:
+        """Read and check the folder off the UI thread (``core.exchange.dataset.read_dataset``); then
+        add its images and import their landmarks as one undo step. False when nothing was started."""
+        from core.exchange.dataset import read_dataset
+
+        if self.dataset_call.is_running() or not self.doc.require_editable():
+            return False
+        schema = self.doc.project.schema
+        self._dataset = (Path(folder), fmt)
+        started = self.dataset_call.start(lambda: read_dataset(folder, fmt, schema))
+        if started:
+            self.window.status.showMessage(f"Reading the data set {Path(folder).name} ({fmt})…")
+        return started
+
+    def _dataset_read(self, contents) -> None:
+        from core.exchange import plan_import
+
+        folder, fmt = self._dataset
+        if not self.doc.require_editable():
+            return
+        added = self.doc.add_images(contents.paths)
+        try:
+            plan = plan_import(self.doc.project, contents.images, fmt, contents.annotations, "corrected")
+        except Exception as exc:  # images stay (like Open Images); their landmarks are refused in one line
+            self.window.show_error(f"Cannot import the landmarks of {folder.name}: {one_line(exc)}")
+            return
+        self.doc.push(ImportLandmarks(self.doc, plan, contents.annotations.name))
+        self.window.status.showMessage(f"{folder.name}: {len(added)} image(s) added; {plan.result.summary()} "
+                                       f"(Undo takes the landmarks back)", 8000)
+        self.imported.emit(plan.result.summary())
+
     def shutdown(self) -> None:
         self.export_call.shutdown()
+        self.dataset_call.shutdown()

@@ -11,13 +11,14 @@ sub-folder) and decode, or nothing is added; then the images are added and the l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from core.exchange.common import ExchangeError
+from core.exchange.common import ExchangeError, ImportedImage
 from core.exchange.formats import read_file
 from core.exchange.importing import ImportResult, apply_import
 
-__all__ = ["annotations_of", "import_dataset"]
+__all__ = ["DatasetContents", "annotations_of", "import_dataset", "read_dataset"]
 
 #: Images named but not found, or not decodable, listed in the one-line refusal.
 LISTED = 3
@@ -61,16 +62,25 @@ def _image_files(folder: Path) -> dict[str, Path]:
     return files
 
 
-def import_dataset(project, folder: Path | str, fmt: str, state: str = "corrected") -> ImportResult:
-    """Add the images of a data set folder in ``fmt`` and import their landmarks (not saved).
+@dataclass
+class DatasetContents:
+    """A checked data set folder: its annotation file, what it states per image, and the image files
+    (in the order of ``images``, every one found and decodable)."""
 
-    ExchangeError, before anything changes, when the annotations cannot be read, an image they name
-    is not in the folder, or one does not decode."""
+    annotations: Path
+    images: list[ImportedImage]
+    paths: list[Path]
+
+
+def read_dataset(folder: Path | str, fmt: str, schema) -> DatasetContents:
+    """Read and check a data set folder without touching any project (the app runs this off the UI
+    thread). ExchangeError when the annotations cannot be read, an image they name is not in the
+    folder, or one does not decode."""
     from core.imaging import ImageLoadError, load_image
 
     folder = Path(folder)
     annotations = annotations_of(folder, fmt)
-    images = read_file(annotations, fmt, project.schema)
+    images = read_file(annotations, fmt, schema)
     if not images:
         raise ExchangeError(f"{annotations.name}: names no image")
     files = _image_files(folder)
@@ -82,15 +92,22 @@ def import_dataset(project, folder: Path | str, fmt: str, state: str = "correcte
     if missing:
         raise ExchangeError(f"{folder.name}: {len(missing)} image(s) named by {annotations.name} are not in the folder: "
                             + ", ".join(missing[:LISTED]) + (" …" if len(missing) > LISTED else ""))
-    decoded, broken = [], []
+    broken = []
     for path in paths:
         try:
-            decoded.append((path, load_image(path)))
+            load_image(path)
         except ImageLoadError as exc:
             broken.append(f"{path.name} ({str(exc).split(': ', 1)[-1][:60]})")
     if broken:
         raise ExchangeError(f"{folder.name}: {len(broken)} image(s) do not decode: " + ", ".join(broken[:LISTED])
                             + (" …" if len(broken) > LISTED else ""))
-    for path, radiograph in decoded:
-        project.add_image(path, radiograph)
-    return apply_import(project, images, fmt, annotations, state)
+    return DatasetContents(annotations, images, paths)
+
+
+def import_dataset(project, folder: Path | str, fmt: str, state: str = "corrected") -> ImportResult:
+    """Add the images of a data set folder in ``fmt`` and import their landmarks (not saved);
+    ExchangeError from :func:`read_dataset` before anything changes."""
+    contents = read_dataset(folder, fmt, project.schema)
+    for path in contents.paths:
+        project.add_image(path)
+    return apply_import(project, contents.images, fmt, contents.annotations, state)
