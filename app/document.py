@@ -360,7 +360,7 @@ class ProjectDocument(QObject):
         if self.project is None:
             return None
         if image_id not in self._anatomy:
-            from core.anatomy import fit_of, reference_for_schema
+            from core.anatomy import fit_to_reference, reference_for_schema
 
             schema = self.project.schema.name
             if self._anatomy_reference is None or self._anatomy_reference[0] != schema:
@@ -370,8 +370,7 @@ class ProjectDocument(QObject):
             try:
                 stored = self.project.stored_prediction(image_id) if reference is not None else None
                 if stored is not None:
-                    card = {"anatomy": reference, "schema": {"name": schema}}
-                    fit = fit_of(np.asarray(stored.points, dtype=np.float64), card, str(stored.model_id))
+                    fit = fit_to_reference(np.asarray(stored.points, dtype=np.float64), reference, str(stored.model_id), schema)
             except Exception:  # a damaged cached prediction: no verdict (the queue reports the damage)
                 fit = None
             self._anatomy[image_id] = fit

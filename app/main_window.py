@@ -7,7 +7,6 @@ turns gestures into commands (``app.commands``) and runs predictions through
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -15,8 +14,8 @@ from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea
 
 from app import dialogs
 from app.actions import build_actions, build_menus, build_toolbar
-from app.commands import AcceptLandmark, MarkAbsent, MoveLandmark, PlaceLandmark, VerifyImage
 from app.document import ProjectDocument
+from app.editing import EditController
 from app.exchange import ExchangeController
 from app.jobs import PredictionJobs
 from app.panels.images import ImagesPanel
@@ -27,7 +26,6 @@ from app.panels.review import ReviewPanel
 from app.paths import new_project_path
 from app.repredict import RepredictController
 from app.status import StatusBar
-from app.theme import state_key
 from app.training_controller import TrainingController
 from app.viewer.frame import frame_from_image
 from app.viewer.view import ImageViewer
@@ -60,6 +58,7 @@ class MainWindow(QMainWindow):
         self.viewer = ImageViewer()
         self.errors = dialogs.ErrorBox(self)
         self.repredict = RepredictController(self)
+        self.editing = EditController(self)
         self.setCentralWidget(self.viewer)
         self.actions = build_actions(self)
         build_menus(self, self.actions)
@@ -87,8 +86,8 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self.actions.cancel)
         self.setStatusBar(self.status)
         self._job_errors: list[str] = []
-        self._ruler: list[tuple[float, float]] = []  # a spacing calibration's marks (image px)
         self._connect()
+        self.editing.connect()
         self._update_title()
         self._update_enabled()
         self.resize(1440, 900)
@@ -145,9 +144,6 @@ class MainWindow(QMainWindow):
         doc.project_closed.connect(self._on_project_changed)
         doc.project_closed.connect(self.jobs.shutdown)  # results for a closed project have nowhere to go
         doc.current_image_changed.connect(self._show_image)
-        doc.current_image_changed.connect(lambda _id: self.actions.place.setChecked(False))
-        doc.current_image_changed.connect(lambda _id: self.actions.calibrate_spacing.setChecked(False))
-        doc.spacing_changed.connect(self._on_spacing_changed)
         doc.prediction_stored.connect(self._on_prediction_stored)
         doc.landmark_changed.connect(self._on_landmark_changed)
         doc.current_landmark_changed.connect(self._on_current_landmark)
@@ -157,12 +153,10 @@ class MainWindow(QMainWindow):
                           else self.status.showMessage(f"Saved {Path(path).name}", 3000))
         doc.notice.connect(lambda text: self.status.showMessage(text, 8000))
         doc.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
-        viewer.point_dropped.connect(self._on_point_dropped)
         self.review_panel.jumped.connect(self._reveal_landmark)
         viewer.point_dragging.connect(self.landmarks_panel.model.set_preview)
         viewer.point_dragging.connect(self.measurements_panel.set_preview)
         viewer.landmark_clicked.connect(doc.select_landmark)
-        viewer.image_clicked.connect(self._on_image_clicked)
         viewer.cursor_moved.connect(lambda p: self.status.set_cursor(p, viewer.radiograph, viewer.spacing))
         self.repredict.message.connect(lambda text: self.status.showMessage(text, 5000))
         # A new prediction makes any proposal stale; dropping it also frees Esc for Cancel Prediction.
@@ -237,10 +231,10 @@ class MainWindow(QMainWindow):
     def _show_image(self, image_id: str) -> None:
         radiograph = self.doc.radiograph if image_id else None
         self.viewer.set_radiograph(radiograph, spacing=self.doc.spacing() if image_id else None)
-        self._rebuild_frame()
+        self.rebuild_frame()
         self._update_enabled()
 
-    def _rebuild_frame(self) -> None:
+    def rebuild_frame(self) -> None:
         image, radiograph = self.doc.image(), self.viewer.radiograph
         if image is None or radiograph is None:
             self.viewer.set_frame(None)
@@ -260,7 +254,7 @@ class MainWindow(QMainWindow):
 
     def _on_prediction_stored(self, image_id: str) -> None:
         if image_id == self.doc.current_image_id:
-            self._rebuild_frame()
+            self.rebuild_frame()
 
 
     def _on_landmark_changed(self, image_id: str, name: str) -> None:
@@ -270,131 +264,12 @@ class MainWindow(QMainWindow):
 
     def _on_current_landmark(self, name: str) -> None:
         self.viewer.set_selected(name or None)
-        self.actions.place.setChecked(False)  # place mode is for the landmark it was turned on for
 
     def _reveal_landmark(self, image_id: str, name: str) -> None:
         """Pan (zoom kept) so a landmark the review queue jumped to is on screen."""
         position = self.doc.record(image_id, name).position
         if position is not None and image_id == self.doc.current_image_id:
             self.viewer.reveal(*position)
-
-    # -- gestures → commands ----------------------------------------------------------
-
-    def _on_point_dropped(self, name: str, x: float, y: float) -> None:
-        image_id = self.doc.current_image_id
-        if image_id is None or not self.doc.push(MoveLandmark(self.doc, image_id, name, x, y)):
-            self._rebuild_frame()  # refused: put the point back where the store has it
-        else:
-            self.repredict.request()
-
-    def _on_image_clicked(self, x: float, y: float) -> None:
-        """A click on the image places the selected landmark when it has never been placed (MISSING),
-        or in place mode (P): a landmark a person marked absent, or one to move there, is never
-        placed by a stray click."""
-        if self.actions.calibrate_spacing.isChecked():
-            self._ruler_mark(x, y)
-            return
-        image_id, name = self.doc.current_image_id, self.doc.current_landmark
-        if image_id is None or name is None:
-            return
-        state = state_key(self.doc.record(image_id, name).state)
-        placing = self.actions.place.isChecked()
-        self.actions.place.setChecked(False)
-        if state == "missing" or (placing and state == "absent"):
-            if self.doc.push(PlaceLandmark(self.doc, image_id, name, x, y)):
-                self.repredict.request()
-        elif placing:
-            self._on_point_dropped(name, x, y)
-        elif state == "absent":
-            self.status.showMessage(f"{name} is marked absent: press P (Place Landmark), then click, to place it", 5000)
-        else:
-            self.status.showMessage(f"{name} is placed: drag it to move it, or press P and click where it belongs", 4000)
-
-    def toggle_calibration(self, on: bool) -> None:
-        """Calibrate Spacing: two clicks on the ends of a known length, then its length in mm
-        (``core.spacing``); the spacing is stored for this image with its provenance, undoable."""
-        self._ruler = []
-        self.viewer.show_ruler([])
-        if on and (self.doc.current_image_id is None or not self.doc.require_editable()):
-            self.actions.calibrate_spacing.setChecked(False)
-            return
-        if on:
-            self.actions.place.setChecked(False)
-            self.status.showMessage("Click one end of a known length (a ruler) on the image", 0)
-        else:
-            self.status.clearMessage()
-
-    def _ruler_mark(self, x: float, y: float) -> None:
-        from app.commands import SetSpacing
-        from core.spacing import ruler_note, spacing_from_ruler
-
-        self._ruler.append((x, y))
-        self.viewer.show_ruler(self._ruler)
-        if len(self._ruler) < 2:
-            self.status.showMessage("Now click the other end", 0)
-            return
-        start, end = self._ruler
-        length = dialogs.ask_ruler_length(self, math.hypot(end[0] - start[0], end[1] - start[1]))
-        self.actions.calibrate_spacing.setChecked(False)  # clears the marks
-        if length is None:
-            return
-        try:
-            spacing = spacing_from_ruler(start, end, length)
-        except ValueError as exc:
-            self.show_error(f"The spacing was not changed: {exc}")
-            return
-        image_id = self.doc.current_image_id
-        if self.doc.push(SetSpacing(self.doc, image_id, spacing, ruler_note(start, end, length))):
-            self.status.showMessage(f"Pixel spacing set to {spacing[0]:.4f} mm/px from the ruler (Ctrl+Z: undo)", 6000)
-
-    def _on_spacing_changed(self, image_id: str) -> None:
-        if image_id == self.doc.current_image_id:
-            self.viewer.set_spacing(self.doc.spacing(image_id))
-            self.landmarks_panel.reload()  # the mm columns appear with a spacing
-            self.measurements_panel.refresh()
-
-    def toggle_place_mode(self, on: bool) -> None:
-        """Place mode (P): the next click on the image puts the selected landmark there."""
-        name = self.doc.current_landmark
-        if on and (self.doc.current_image_id is None or name is None):
-            self.actions.place.setChecked(False)
-            self.status.showMessage("Select a landmark first, then press P and click where it is", 4000)
-            return
-        self.status.showMessage(f"Click where {name} is (P again: cancel)" if on else "", 0 if on else 1)
-
-    def _current(self):
-        image_id, name = self.doc.current_image_id, self.doc.current_landmark
-        if image_id is None or name is None:
-            return None
-        return image_id, name, state_key(self.doc.record(image_id, name).state)
-
-    def accept_landmark(self) -> None:
-        current = self._current()
-        if current is None:
-            return
-        image_id, name, state = current
-        if state in ("missing", "absent"):
-            self.status.showMessage(f"{name} has no point to accept: press P and click on the image to place it", 4000)
-        elif state == "verified":
-            self.status.showMessage(f"{name} is already verified", 3000)
-        elif self.doc.push(AcceptLandmark(self.doc, image_id, name)):
-            self.repredict.request()
-            self.doc.step_landmark(1)
-
-    def mark_absent(self) -> None:
-        current = self._current()
-        if current is None:
-            return
-        image_id, name, state = current
-        if state == "absent":
-            self.status.showMessage(f"{name} is already absent: press P and click on the image to place it", 3000)
-        else:
-            self.doc.push(MarkAbsent(self.doc, image_id, name))
-
-    def verify_image(self) -> None:
-        image = self.doc.image()
-        if image is not None:
-            self.doc.push(VerifyImage(self.doc, image.id, not image.verified))
 
     def toggle_heatmap_mode(self) -> None:
         combo = self.layers_panel.heatmap_mode

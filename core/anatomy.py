@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FITS_WITHIN", "MISFIT_BEYOND", "AnatomyFit", "anatomy_reference", "check_reference", "fit_of",
+__all__ = ["FITS_WITHIN", "MISFIT_BEYOND", "AnatomyFit", "anatomy_reference", "check_reference", "fit_of", "fit_to_reference",
            "procrustes_residual"]
 
 FITS_WITHIN = 1.8
@@ -133,17 +133,20 @@ class AnatomyFit:
                 "residual": round(self.residual, 4), "ratio": round(self.ratio, 3)}
 
 
-def fit_of(points: np.ndarray, card: dict, model: str) -> AnatomyFit | None:
-    """The fit of predicted ``points`` (K, 2) for a model with ``card``; None when the card has no
-    (sound) ``anatomy`` entry, i.e. the check cannot be made."""
-    entry = card.get("anatomy")
-    schema = (card.get("schema") or {}).get("name", "?")
+def fit_to_reference(points: np.ndarray, reference, model: str, anatomy: str) -> AnatomyFit | None:
+    """The fit of ``points`` (K, 2) predicted by ``model`` against an ``anatomy`` entry; None when the
+    entry is missing or unsound (the check cannot be made)."""
     try:
-        check_reference(entry, len(points))
+        check_reference(reference, len(points))
     except ValueError:
         return None
-    residual = procrustes_residual(points, np.asarray(entry["mean_shape"], dtype=np.float64))
-    return AnatomyFit(model, str(schema), residual, float(entry["typical_residual"]))
+    residual = procrustes_residual(points, np.asarray(reference["mean_shape"], dtype=np.float64))
+    return AnatomyFit(model, anatomy, residual, float(reference["typical_residual"]))
+
+
+def fit_of(points: np.ndarray, card: dict, model: str) -> AnatomyFit | None:
+    """The fit of predicted ``points`` (K, 2) for a model with ``card`` (its ``anatomy`` entry)."""
+    return fit_to_reference(points, card.get("anatomy"), model, str((card.get("schema") or {}).get("name", "?")))
 
 
 def schema_models(folder=None) -> list[str]:

@@ -174,7 +174,6 @@ class ReviewQueue:
         self.items: list[ImageItem] = []
         self.reference: ShapeReference | None = None
         self._signals: dict[str, _Signals] = {}
-        self._calibration: Callable[[str], object | None] | None = None
 
     def update(self, project, calibration: Callable[[str], object | None] | None = None) -> list[ImageItem]:
         """Rebuild the queue of ``project`` (a ``core.project.Project``); returns :attr:`items`.
@@ -185,8 +184,7 @@ class ReviewQueue:
         more often on this project's reviews weighs more (``tests/bench/bench_recalibration.py``).
         """
         schema = project.schema
-        self._calibration = calibration
-        images = [im for im in project.images if self._load(project, im) is not None]
+        images = [im for im in project.images if self._load(project, im, calibration) is not None]
         self._signals = {im.id: self._signals[im.id] for im in images}
         self.reference = self._reference(project, images)
         unit = {im.id: "mm" if im.spacing else "px" for im in images}
@@ -227,11 +225,11 @@ class ReviewQueue:
     def image(self, image_id: str) -> ImageItem | None:
         return next((it for it in self.items if it.image_id == image_id), None)
 
-    def _load(self, project, image) -> _Signals | None:
+    def _load(self, project, image, calibration: Callable[[str], object | None] | None = None) -> _Signals | None:
         stamp = project.prediction_stamp(image.id)
         if stamp is None:
             return None
-        own = self._calibration(str(stamp[0])) if self._calibration is not None else None
+        own = calibration(str(stamp[0])) if calibration is not None else None
         quantiles = None if own is None else np.asarray(own.quantiles, dtype=np.float64)
         key = (*stamp, image.spacing, None if quantiles is None else tuple(quantiles.round(6)))
         old = self._signals.get(image.id)

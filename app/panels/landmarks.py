@@ -218,6 +218,7 @@ class LandmarksPanel(QWidget):
 
         self.table.selectionModel().currentRowChanged.connect(self._on_row)
         doc.current_image_changed.connect(lambda _id: self.reload())
+        doc.spacing_changed.connect(lambda image_id: self.reload() if image_id == doc.current_image_id else None)  # mm columns
         doc.project_closed.connect(self.reload)
         doc.landmark_changed.connect(self._on_landmark_changed)
         doc.prediction_stored.connect(self._on_prediction_stored)

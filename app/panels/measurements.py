@@ -55,6 +55,7 @@ class MeasurementsPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.note)
         doc.current_image_changed.connect(self._on_image)
+        doc.spacing_changed.connect(lambda image_id: self.refresh() if image_id == doc.current_image_id else None)
         doc.project_closed.connect(self.refresh)
         doc.landmark_changed.connect(self._on_landmark_changed)
         doc.prediction_stored.connect(self._on_prediction)

@@ -112,12 +112,13 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
     return grey.astype(np.float32, copy=False)
 
 
-def _check_spacing(spacing: tuple[float, float] | None) -> tuple[float, float] | None:
+def check_spacing(spacing: tuple[float, float] | None) -> tuple[float, float] | None:
+    """``(x, y)`` as floats, or None; ValueError unless two positive finite mm-per-pixel values."""
     if spacing is None:
         return None
     sx, sy = (float(v) for v in spacing)
     if not (math.isfinite(sx) and math.isfinite(sy) and sx > 0 and sy > 0):
-        raise ValueError(f"spacing must be two positive finite mm/pixel values, got {spacing!r}")
+        raise ValueError(f"a pixel spacing must be two positive mm values (finite, per pixel), got {spacing!r}")
     return (sx, sy)
 
 
@@ -157,7 +158,7 @@ class Radiograph:
         if not (math.isfinite(center) and math.isfinite(width) and width > 0):
             raise ValueError(f"window must be (center, width) with width > 0, got {self.window!r}")
         self.window = (center, width)
-        self.spacing = _check_spacing(self.spacing)
+        self.spacing = check_spacing(self.spacing)
         if self.source is not None:
             self.source = Path(self.source)
 

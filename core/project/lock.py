@@ -26,7 +26,7 @@ from pathlib import Path
 
 from core.project.records import utc_now
 
-__all__ = ["LockResult", "ProjectLock", "describe_holder", "lock_path", "pid_alive", "read_lock"]
+__all__ = ["LockResult", "ProjectLock", "describe_holder", "lock_path", "pid_alive", "public_holder", "read_lock"]
 
 #: An unreadable lock younger than this is probably being written right now.
 _FRESH_SECONDS = 2.0
@@ -85,6 +85,11 @@ def read_lock(path: Path) -> tuple[dict | None, bytes | None]:
     if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
         return None, raw
     return holder, raw
+
+
+def public_holder(holder: dict) -> dict:
+    """A lock holder as shown to people: user, host, pid, since (not the lock's private token)."""
+    return {k: holder.get(k) for k in ("user", "host", "pid", "since")}
 
 
 def describe_holder(holder: dict) -> str:

@@ -15,9 +15,7 @@ Not thread-safe: call it from one thread (the GUI thread; a save of a
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
-import math
 import os
 import uuid
 import weakref
@@ -30,8 +28,9 @@ import core
 from core.atomic import atomic_write_bytes, temp_name_pattern
 from core.project.corrections import CorrectionLog
 from core.project.errors import ProjectError, describe_os_error, display_name
+from core.project.files import absolute_path, sha256_file
 from core.project.layout import StringTable
-from core.project.lock import ProjectLock, describe_holder, lock_path, read_lock, release_lock
+from core.project.lock import ProjectLock, describe_holder, lock_path, public_holder, read_lock, release_lock
 from core.project.predictions import PredictionCache, StoredPrediction
 from core.project.reader import read_prediction_arrays, read_project
 from core.project.records import CachedPrediction, ImageRecord, LandmarkRecord, LandmarkState, utc_now
@@ -45,8 +44,6 @@ if TYPE_CHECKING:  # core.inference imports torch and core.imaging pydicom: both
 
 __all__ = ["Project", "default_user"]
 
-_HASH_BLOCK = 1 << 20
-
 
 def default_user() -> str:
     """The OS login name (``getpass.getuser``), or ``"unknown"`` where there is none."""
@@ -54,23 +51,6 @@ def default_user() -> str:
         return getpass.getuser() or "unknown"
     except Exception:  # no USER/LOGNAME and no passwd entry (containers)
         return "unknown"
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(_HASH_BLOCK):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _public(holder: dict) -> dict:
-    """A lock holder as shown to people: user, host, pid, since (not the lock's private token)."""
-    return {k: holder.get(k) for k in ("user", "host", "pid", "since")}
-
-
-def _absolute(path: str | os.PathLike[str]) -> Path:
-    return Path(os.path.abspath(os.fspath(path)))
 
 
 class Project:
@@ -123,7 +103,7 @@ class Project:
         ProjectError when the file exists (unless ``overwrite``), another
         instance holds its lock, or it cannot be written.
         """
-        path = _absolute(path)
+        path = absolute_path(path)
         name = display_name(path)
         user = user or default_user()
         if isinstance(schema, str):
@@ -158,7 +138,7 @@ class Project:
         no longer runs on this machine is taken over (``stale_lock``). A
         missing, foreign, damaged or newer-version file raises ProjectError.
         """
-        path = _absolute(path)
+        path = absolute_path(path)
         user = user or default_user()
         if not path.exists():
             raise ProjectError(f"{display_name(path)}: project file not found")
@@ -168,7 +148,7 @@ class Project:
         reason = None
         if read_only:
             holder, _ = read_lock(lock_path(path))
-            holder = None if holder is None else _public(holder)
+            holder = None if holder is None else public_holder(holder)
             reason = "opened read-only"
         else:
             try:
@@ -177,7 +157,7 @@ class Project:
                 reason = f"cannot lock it for editing ({describe_os_error(exc)})"
             else:
                 lock, stale = result.lock, result.stale
-                holder = None if result.holder is None else _public(result.holder)
+                holder = None if result.holder is None else public_holder(result.holder)
                 if lock is None:
                     reason = f"{describe_holder(holder or {})} is editing it"
         try:
@@ -203,7 +183,7 @@ class Project:
         """Record a takeover in the log (saved with the next save; not itself a reason to save)."""
         if stale is None:
             return
-        self.stale_lock = _public(stale)
+        self.stale_lock = public_holder(stale)
         self._log.append(utc_now(), self.user, "lock_takeover", note=json.dumps(self.stale_lock))
 
     def _remove_leftover_temp_files(self) -> None:
@@ -317,9 +297,9 @@ class Project:
         from core.imaging import ImageLoadError, load_image  # pydicom: ~0.5 s to import, only needed here
 
         self._check_writable()
-        p = _absolute(path)
+        p = absolute_path(path)
         try:
-            sha = _sha256_file(p)
+            sha = sha256_file(p)
         except OSError as exc:
             load_image(p)  # raises ImageLoadError naming the reason (missing, folder, permission)
             raise ImageLoadError(p, f"cannot read file ({describe_os_error(exc)})") from exc
@@ -389,14 +369,12 @@ class Project:
         """Set an image's pixel spacing ((x, y) mm per pixel, or None: unknown), e.g. from a calibration
         against a ruler; the history row (action ``spacing``) keeps who, when and ``note`` (how it was
         measured, and the spacing before) as its provenance. ValueError for a spacing that is not two
-        positive finite numbers."""
+        positive finite numbers (``core.imaging.radiograph.check_spacing``)."""
+        from core.imaging.radiograph import check_spacing
+
         self._check_writable()
         image = self.image(image_id)
-        if spacing is not None:
-            sx, sy = (float(v) for v in spacing)
-            if not (math.isfinite(sx) and math.isfinite(sy) and sx > 0 and sy > 0):
-                raise ValueError(f"a pixel spacing must be two positive mm values, got {spacing!r}")
-            spacing = (sx, sy)
+        spacing = check_spacing(spacing)
         if image.spacing == spacing:
             return image
         before = "unknown" if image.spacing is None else f"{image.spacing[0]:.6g} × {image.spacing[1]:.6g} mm/px"

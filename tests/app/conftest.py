@@ -56,6 +56,15 @@ def ceph_jpg(shared_data) -> Path:
 
 
 @pytest.fixture
+def shown(make_window, qtbot, rg1, wait_for_predictions):
+    """A window with the chest DICOM RG1 open in a new project, predicted."""
+    window = make_window()
+    window.open_images([rg1])
+    wait_for_predictions(qtbot, window)
+    return window
+
+
+@pytest.fixture
 def ceph_window(make_window, qtbot, ceph_jpg, wait_for_predictions):
     """A window with cephalogram 151 open in a ceph19 project, predicted."""
     window = make_window()

@@ -29,7 +29,7 @@ def test_newcomer_first_training_is_inconclusive_not_worse(make_window, qtbot, c
     ids = doc.image_ids()
     for image_id in ids[:3]:  # looked fine: verified as predicted
         doc.select_image(image_id)
-        window.verify_image()
+        window.actions.verify.trigger()
     doc.select_image(ids[3])
     qtbot.waitUntil(lambda: window.viewer.frame is not None and window.viewer.frame.prediction is not None)
     mouse = mouse_for(window)
@@ -37,7 +37,7 @@ def test_newcomer_first_training_is_inconclusive_not_worse(make_window, qtbot, c
     mouse.drag(start, start + QPoint(30, 0))
     first = doc.landmark_names()[0]
     qtbot.waitUntil(lambda: doc.image(ids[3]).landmarks[first].state == LandmarkState.CORRECTED)
-    window.verify_image()
+    window.actions.verify.trigger()
     assert all(doc.image(i).reviewed for i in ids)
 
     training = window.training

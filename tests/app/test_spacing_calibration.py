@@ -11,14 +11,6 @@ from PySide6.QtWidgets import QApplication
 from app import dialogs
 
 
-@pytest.fixture
-def shown(make_window, qtbot, rg1, wait_for_predictions):
-    window = make_window()
-    window.open_images([rg1])
-    wait_for_predictions(qtbot, window)
-    return window
-
-
 def _calibrate(shown, mouse_for, a, b, qtbot):
     viewer = shown.viewer
     shown.actions.calibrate_spacing.trigger()

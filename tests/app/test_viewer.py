@@ -65,14 +65,6 @@ def test_mask_colours():
     assert not np.array_equal(rgba[0, 0], rgba[2, 0])
 
 
-@pytest.fixture
-def shown(make_window, qtbot, rg1, wait_for_predictions):
-    window = make_window()
-    window.open_images([rg1])
-    wait_for_predictions(qtbot, window)
-    return window
-
-
 def test_window_level_zoom_pan_invert(shown, mouse_for, qtbot):
     viewer, mouse = shown.viewer, mouse_for(shown)
     # The header's window (W 30000 L 15000) spans every value of this 15-bit CR: the viewer opens
