@@ -34,6 +34,7 @@ from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, Implic
 
 from core.privacy import identifier_parts, identifiers_in, repeats_identifier
 
+from . import jpeg12
 from .errors import ImageLoadError, one_line, short_reason
 from .radiograph import MAX_PIXELS, MetadataValue, Radiograph, Window, full_range_window, luminance
 from .radiograph import robust_window, window_from_bounds
@@ -197,7 +198,10 @@ def _transfer_syntax(ds: Dataset) -> UID | None:
 def _decode_first_frame(ds: Dataset, path: Path, n_frames: int) -> np.ndarray:
     """Frame 0 as (H, W) or (H, W, 3); decoder failures name the transfer syntax."""
     try:
-        arr = pixel_array(ds, index=0) if n_frames > 1 else pixel_array(ds)
+        if _is_jpeg12(ds) and jpeg12.available():
+            arr = jpeg12.decode_first_frame(ds, n_frames)
+        else:
+            arr = pixel_array(ds, index=0) if n_frames > 1 else pixel_array(ds)
     except MemoryError as exc:
         raise ImageLoadError(path, "not enough memory to decode the pixel data") from exc
     except Exception as exc:
@@ -221,11 +225,13 @@ def _decode_failure(ds: Dataset, exc: Exception) -> str:
         return f"{what}: no decoder exists for this transfer syntax"
     except Exception:
         decoder = None
-    if uid == JPEGExtended12Bit and int(ds.get("BitsStored", 8) or 8) > 8:
+    if _is_jpeg12(ds):
         # Pillow and pydicom's GDCM plugin refuse 12-bit JPEG Extended outright and pylibjpeg fails on
-        # real files (RG2_JPLY.dcm); DCMTK's dcmdjpeg decodes them (checked), so say that.
-        return (f"{what}: no decoder available here reads 12-bit JPEG Extended; decompress the file first, "
-                f"e.g. with DCMTK (Debian/Ubuntu package dcmtk): dcmdjpeg IN.dcm OUT.dcm")
+        # real files (RG2_JPLY.dcm); imagecodecs (the jpeg12 extra) and DCMTK's dcmdjpeg decode them.
+        if jpeg12.available():
+            return f"{what}: the 12-bit JPEG data is damaged ({short_reason(exc)})"
+        return (f"{what}: 12-bit JPEG Extended needs the optional decoder: {jpeg12.INSTALL} "
+                f"(or decompress the file first: dcmdjpeg IN.dcm OUT.dcm, Debian package dcmtk)")
     if decoder is not None and uid.is_compressed:
         missing = [str(m).split(" - ")[0].strip() for m in decoder.missing_dependencies]
         if "gdcm" in missing:
@@ -234,6 +240,11 @@ def _decode_failure(ds: Dataset, exc: Exception) -> str:
             needs = ", ".join(missing) or "an extra decoder package"
             return f"{what}: no installed decoder supports it (needs {needs})"
     return f"{what}: {short_reason(exc)}"
+
+
+def _is_jpeg12(ds: Dataset) -> bool:
+    """JPEG Extended with more than 8 bits stored: the case no pydicom decoder reads."""
+    return _transfer_syntax(ds) == JPEGExtended12Bit and int(ds.get("BitsStored", 8) or 8) > 8
 
 
 def _modality_values(arr: np.ndarray, ds: Dataset) -> tuple[np.ndarray, str]:

@@ -92,22 +92,56 @@ def test_rg2_lossless_with_spacing(name: str) -> None:
     assert 0 <= r.pixels.min() and r.pixels.max() <= 1023  # 10 bits stored
 
 
-def test_rg2_jpeg_extended_names_transfer_syntax_and_how_to_decompress_it(tmp_path) -> None:
-    """Pillow and pydicom's GDCM plugin refuse 12-bit JPEG Extended and pylibjpeg fails on this
-    file: the message says what does work (DCMTK's dcmdjpeg), and where it is installed, it does."""
+def test_rg2_jpeg12_without_the_extra_names_the_install_command(monkeypatch) -> None:
+    """Pillow, pydicom's GDCM plugin and pylibjpeg cannot read 12-bit JPEG Extended: without the
+    jpeg12 extra the message names the transfer syntax and the command that installs a decoder."""
+    from core.imaging import jpeg12
+
+    monkeypatch.setattr(jpeg12, "available", lambda: False)
+    path = shared_file("dicom", "RG2_JPLY.dcm")
+    err = load_error(path, "JPEG Extended (Process 2 and 4)", "1.2.840.10008.1.2.4.51",
+                     'pip install "anatomark[jpeg12]"', "dcmdjpeg IN.dcm OUT.dcm")
+    assert str(err).count("RG2_JPLY.dcm") == 1  # the file is named once
+    assert err.__cause__ is not None  # the decoder's own error is kept for logs
+
+
+def test_rg2_jpeg12_with_the_extra_decodes_as_dcmtk_does(tmp_path) -> None:
+    """With imagecodecs (``anatomark[jpeg12]``) the 12-bit file decodes to the same values as
+    DCMTK's dcmdjpeg, the reference decoder."""
     import shutil
     import subprocess
 
+    from core.imaging import jpeg12
+
+    if not jpeg12.available():
+        pytest.skip('imagecodecs is not installed (pip install "anatomark[jpeg12]"; the dev extra has it)')
     path = shared_file("dicom", "RG2_JPLY.dcm")
-    err = load_error(path, "JPEG Extended (Process 2 and 4)", "1.2.840.10008.1.2.4.51", "dcmdjpeg IN.dcm OUT.dcm")
-    assert str(err).count("RG2_JPLY.dcm") == 1  # the file is named once
-    assert err.__cause__ is not None  # the decoder's own error is kept for logs
+    r = load_image(path)
+    assert r.shape == (2140, 1760) and r.spacing == (0.2, 0.2)
+    assert 0 <= r.pixels.min() and r.pixels.max() <= 1023  # 10 bits stored
     if shutil.which("dcmdjpeg") is None:
         pytest.skip("DCMTK's dcmdjpeg is not installed (Debian package dcmtk; .ci/run installs it)")
     out = tmp_path / "RG2_plain.dcm"
     subprocess.run(["dcmdjpeg", str(path), str(out)], check=True, capture_output=True, timeout=120)
-    r = load_image(out)
-    assert r.shape == (2140, 1760) and r.spacing == (0.2, 0.2)
+    np.testing.assert_array_equal(load_image(out).pixels, r.pixels)
+
+
+def test_damaged_jpeg12_data_is_one_line(tmp_path) -> None:
+    """A 12-bit JPEG frame cut short says the data is damaged (with the extra) instead of crashing."""
+    import pydicom
+    from pydicom.encaps import encapsulate, generate_fragmented_frames
+
+    from core.imaging import jpeg12
+
+    if not jpeg12.available():
+        pytest.skip('imagecodecs is not installed (pip install "anatomark[jpeg12]")')
+    ds = pydicom.dcmread(shared_file("dicom", "RG2_JPLY.dcm"))
+    frame = b"".join(next(generate_fragmented_frames(ds.PixelData, number_of_frames=1)))
+    for name, data in (("cut.dcm", frame[: len(frame) // 2]),  # lenient decoders fill this with grey
+                       ("garbled.dcm", frame[:2] + bytes(200) + frame[202:])):
+        ds.PixelData = encapsulate([data + b"\x00" * (len(data) % 2)])
+        ds.save_as(tmp_path / name)
+        load_error(tmp_path / name, "1.2.840.10008.1.2.4.51", "damaged")
 
 
 def test_rg3_monochrome1_without_spacing() -> None:

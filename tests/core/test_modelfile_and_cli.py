@@ -337,13 +337,17 @@ def test_cli_predict_reports_the_good_images_when_one_fails(model_path, dataset_
     assert len(captured.err.splitlines()) == 1 and captured.err.startswith("anatomark: empty.dcm")
 
 
-def test_cli_predict_undecodable_transfer_syntax(model_path, capsys):
+def test_cli_predict_undecodable_transfer_syntax(model_path, capsys, monkeypatch):
+    from core.imaging import jpeg12
+
+    monkeypatch.setattr(jpeg12, "available", lambda: False)  # as without the jpeg12 extra
     data = shared_data_dir()
     path = data / "dicom" / "RG2_JPLY.dcm" if data is not None else None
     if path is None or not path.exists():
         pytest.skip("../shared/data/dicom/RG2_JPLY.dcm not available")
     assert main(["predict", str(path), "--model", str(model_path), "--device", "cpu"]) == 2
-    assert "1.2.840.10008.1.2.4.51" in _one_error_line(capsys)
+    line = _one_error_line(capsys)
+    assert "1.2.840.10008.1.2.4.51" in line and 'pip install "anatomark[jpeg12]"' in line
 
 
 def test_cli_evaluate_json(model_path, dataset_dir, capsys):
