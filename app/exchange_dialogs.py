@@ -37,7 +37,10 @@ EXPORT_CHOICES = {
     "isbi": ("ISBI 2015 (a folder of .txt files)", None),
     "dicom-sr": ("DICOM Structured Report (a folder, one report per image)", None),
 }
-IMPORT_CHOICES = {k: v for k, v in EXPORT_CHOICES.items() if k != "dicom-sr"}
+IMPORT_CHOICES = {**EXPORT_CHOICES,
+                  "dicom-sr": ("DICOM Structured Report (a report, or a folder of reports)", "DICOM files (*.dcm)")}
+#: Import formats whose input may be a folder of files.
+FOLDER_IMPORTS = ("labelme", "isbi", "dicom-sr")
 #: Import ``state`` choices, as ``--state corrected|predicted`` and ``--keep-states`` on the command line.
 IMPORT_STATES = {
     "corrected": "Corrected (a person's positions: training data)",
@@ -201,7 +204,8 @@ class ImportDialog(QDialog):
         self.state = QComboBox()
         for key, text in IMPORT_STATES.items():
             self.state.addItem(text, key)
-        note = QLabel("Images are matched to the project's by file name or image id; images that are not "
+        note = QLabel("Images are matched to the project's by file name or image id (a DICOM SR by the image "
+                      "it references); images that are not "
                       "in the project are skipped and listed. A file with any other problem is refused "
                       "whole. The import is one step: Undo takes it back.")
         note.setWordWrap(True)
@@ -227,7 +231,7 @@ class ImportDialog(QDialog):
         return Path(self.file.text().strip()).expanduser(), self.fmt(), self.state.currentData()
 
     def _update(self, *_args) -> None:
-        self.browse_folder.setEnabled(self.fmt() in ("labelme", "isbi"))
+        self.browse_folder.setEnabled(self.fmt() in FOLDER_IMPORTS)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.file.text().strip()))
 
     def _browse_file(self) -> None:

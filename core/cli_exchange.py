@@ -1,7 +1,7 @@
 """``anatomark export`` and ``anatomark project import P --file F --format FMT``, without Qt.
 
     anatomark export --project P --format csv|coco|labelme|isbi|dicom-sr --out PATH [--reviewed-only] [--include-identifiers]
-    anatomark project import P --file PATH --format csv|coco|labelme|isbi [--state corrected|predicted] [--keep-states]
+    anatomark project import P --file PATH --format csv|coco|labelme|isbi|dicom-sr [--state corrected|predicted] [--keep-states]
 
 ``--out`` is a file for csv and coco, a folder for labelme, isbi and dicom-sr.
 Exports are anonymised (images named by content id, DICOM SR patient pseudonyms)

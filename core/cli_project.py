@@ -264,7 +264,8 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         source.add_argument("--dataset", help="a dataset folder: its images and ground truth (the ../shared/data layout, "
                             "or with --format the images beside COCO/CSV/labelme/ISBI annotations)")
         source.add_argument("--file", help="landmarks for the project's images from a file (core.cli_exchange)")
-        i.add_argument("--format", choices=("csv", "coco", "labelme", "isbi"), help="the --file's or the --dataset folder's format")
+        i.add_argument("--format", choices=("csv", "coco", "labelme", "isbi", "dicom-sr"), help="the --file's or the --dataset folder's format "
+                       "(dicom-sr: --file only, a report or a folder of reports)")
         i.add_argument("--keep-states", action="store_true", help="--file/--format: keep the file's landmark states")
         i.add_argument("--split", default=None)
         i.add_argument("--state", choices=("corrected", "predicted"), default="corrected")

@@ -19,7 +19,9 @@ from core.atomic import atomic_write
 from core.project.records import LandmarkState
 
 EXPORT_FORMATS = ("csv", "coco", "labelme", "isbi", "dicom-sr")
-IMPORT_FORMATS = ("csv", "coco", "labelme", "isbi")
+IMPORT_FORMATS = ("csv", "coco", "labelme", "isbi", "dicom-sr")
+#: Formats a data set folder (images beside their annotations) may come in.
+DATASET_FORMATS = ("csv", "coco", "labelme", "isbi")
 #: Largest import file read (bytes): 10,000 images of 19 landmarks take about 12 MB in the
 #: most verbose format (COCO); more is a mistake or hostile, and is refused before reading.
 MAX_FILE_BYTES = 32 * 1024 * 1024

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.exchange.common import ExchangeError, ImportedImage
+from core.exchange.common import DATASET_FORMATS, ExchangeError, ImportedImage
 from core.exchange.formats import read_file
 from core.exchange.importing import ImportResult, apply_import
 
@@ -27,6 +27,9 @@ LISTED = 3
 def annotations_of(folder: Path, fmt: str) -> Path:
     """The annotation file (csv, coco) or folder (labelme, isbi) of a data set folder in ``fmt``."""
     folder = Path(folder)
+    if fmt not in DATASET_FORMATS:
+        raise ExchangeError(f"a data set folder is read as {', '.join(DATASET_FORMATS)}, not {fmt}"
+                            + ("; add the DICOM images, then import their reports as a file" if fmt == "dicom-sr" else ""))
     if not folder.is_dir():
         raise ExchangeError(f"{folder.name}: not a folder")
     if fmt in ("labelme", "isbi"):

@@ -79,11 +79,18 @@ def read_file(path: Path | str, fmt: str, schema) -> list:
     return _module(fmt).read(Path(path), schema)
 
 
+def image_keys(project, fmt: str) -> dict[str, str] | None:
+    """The names a format's files give the project's images beyond file name and id (a DICOM SR:
+    the SOP Instance UID of the image it reports on), or None."""
+    module = _module(fmt)
+    return module.image_keys(project) if hasattr(module, "image_keys") else None
+
+
 def plan_file(project, path: Path | str, fmt: str, state: str = "corrected") -> ImportPlan:
     """Read ``path`` and check it against ``project``: what importing it would change (nothing changes)."""
-    return plan_import(project, read_file(path, fmt, project.schema), fmt, path, state)
+    return plan_import(project, read_file(path, fmt, project.schema), fmt, path, state, image_keys(project, fmt))
 
 
 def import_file(project, path: Path | str, fmt: str, state: str = "corrected") -> ImportResult:
     """Read ``path`` in ``fmt`` and apply it to ``project`` (see :func:`plan_import`); not saved."""
-    return apply_import(project, read_file(path, fmt, project.schema), fmt, path, state)
+    return apply_import(project, read_file(path, fmt, project.schema), fmt, path, state, image_keys(project, fmt))

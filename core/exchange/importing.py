@@ -93,7 +93,7 @@ def _record(old: LandmarkRecord, x: float, y: float, file_state: str | None, sta
 
 
 def plan_import(project, images: list[ImportedImage], fmt: str, file: Path | str,
-                state: str = "corrected") -> ImportPlan:
+                state: str = "corrected", keys: dict[str, str] | None = None) -> ImportPlan:
     """Check imported landmarks against ``project`` and say what they change (nothing is written).
 
     ``state``: "corrected" (default), "verified" or "predicted" for every point
@@ -101,12 +101,13 @@ def plan_import(project, images: list[ImportedImage], fmt: str, file: Path | str
     are corrected). Absent/missing entries of a file with states mark the
     landmark absent/missing; others leave it as it is. Each record's source is
     ``import:<fmt>:<file name>``; a model position it replaces is kept as
-    ``original``. ExchangeError (see the module docstring) for a file that
+    ``original``. ``keys``: more names (lower case) → image id, e.g. the SOP Instance UIDs a
+    DICOM SR references images by. ExchangeError (see the module docstring) for a file that
     cannot be imported as a whole.
     """
     if state not in IMPORT_STATES:
         raise ExchangeError(f"import state must be one of {', '.join(IMPORT_STATES)}, got {state!r}")
-    keys = _match(project)
+    keys = {**_match(project), **(keys or {})}
     schema_names = set(project.schema.landmarks)
     fname = Path(file).name
     source = f"import:{fmt}:{fname}"
@@ -134,7 +135,7 @@ def plan_import(project, images: list[ImportedImage], fmt: str, file: Path | str
         matched[image_id] = item
     if not matched:
         raise ExchangeError(f"{fname}: none of its {len(images)} images is in the project "
-                            f"(matched by file name or image id)")
+                            f"(matched by file name or image id{', or the SOP Instance UID it references' if fmt == 'dicom-sr' else ''})")
     now = utc_now()
     changes = []
     for image_id, item in matched.items():
@@ -149,9 +150,9 @@ def plan_import(project, images: list[ImportedImage], fmt: str, file: Path | str
 
 
 def apply_import(project, images: list[ImportedImage], fmt: str, file: Path | str,
-                 state: str = "corrected") -> ImportResult:
+                 state: str = "corrected", keys: dict[str, str] | None = None) -> ImportResult:
     """Write imported landmarks into ``project`` (not saved); see :func:`plan_import`."""
-    plan = plan_import(project, images, fmt, file, state)
+    plan = plan_import(project, images, fmt, file, state, keys)
     project._check_writable()
     for change in plan.changes:
         project.restore(change.image_id, change.name, change.after, action="import")

@@ -142,7 +142,7 @@ def test_dicom_sr_reads_back(tmp_path):
         assert state == "corrected"
     expected = project.schema.compute_measurements(image.positions(), image.spacing)
     for name, value in expected.items():
-        got, unit = back["measurements"][name]
+        got, unit, _sd = back["measurements"][name]
         assert got == pytest.approx(value, rel=1e-6)
         assert unit in ("{pixel}", "1")  # RG1 has no pixel spacing: distances in px
     ds = pydicom.dcmread(path)
