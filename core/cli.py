@@ -18,7 +18,7 @@ from pathlib import Path
 from core.messages import error_line
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("predict", "evaluate", "train", "models", "project", "adopt", "export", "calibrate", "experiment", "experiment-report", "simulate-review")
+SUBCOMMANDS = ("predict", "evaluate", "train", "models", "project", "adopt", "export", "calibrate", "experiment", "experiment-report", "simulate-review", "pacs")
 APP_FLAGS = ("--smoke-test",)  # options of the desktop app (app.main), not of the CLI
 PROJECT_COMMANDS = ("project", "adopt")  # and predict/train/models with --project: core.cli_project
 
@@ -292,11 +292,12 @@ COMMAND_SUMMARY = {
     "models": "list the bundled models, or a project's versions (--project)",
     "simulate-review": "corrections per image a careful reviewer needs, with and without re-prediction",
     "calibrate": "calibrate a model's uncertainty regions",
-    "project": "create a project, add or import images (project new|add|import)",
+    "project": "create a project, add or import images, store reports (project new|add|import|store-sr)",
     "adopt": "make a version the project's model",
     "export": "export a project's landmarks (CSV, COCO, labelme, ISBI, DICOM SR)",
     "experiment": "train and evaluate one model-zoo configuration",
     "experiment-report": "tabulate experiment results",
+    "pacs": "search a PACS over DICOMweb (pacs search; open a study with project add --dicomweb)",
 }
 
 
@@ -396,6 +397,10 @@ def main(argv: list[str] | None = None) -> int:
         from core.cli_calibrate import main as calibrate_main
 
         return calibrate_main(argv, _expected_errors())
+    if argv[0] == "pacs":  # core.cli_dicomweb: anatomark pacs search --dicomweb URL …
+        from core.cli_dicomweb import main as dicomweb_main
+
+        return dicomweb_main(argv, _expected_errors())
     if argv[0] == "export":  # core.cli_exchange: anatomark export --project P --format F --out PATH
         from core.cli_exchange import main as exchange_main
 

@@ -52,7 +52,13 @@ def cmd_project_new(args: argparse.Namespace) -> int:
 
 
 def cmd_project_add(args: argparse.Namespace) -> int:
+    if bool(args.images) == bool(args.dicomweb):
+        raise ValueError("project add takes image files, or --dicomweb URL --study UID (one of the two)")
     with _open(args.project) as project:
+        if args.dicomweb:  # a study from a PACS: core.cli_dicomweb
+            from core.cli_dicomweb import cmd_project_add_dicomweb
+
+            return cmd_project_add_dicomweb(args, project)
         for image in args.images:
             project.add_image(image)
         project.save()
@@ -254,10 +260,17 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         n.add_argument("project")
         n.add_argument("--schema", required=True)
         n.set_defaults(func=cmd_project_new)
-        a = pp.add_parser("add", help="add images (no landmarks yet)")
+        from core.cli_dicomweb import add_project_parsers, add_server_arguments
+
+        a = pp.add_parser("add", help="add images (no landmarks yet), from files or from a PACS")
         a.add_argument("project")
-        a.add_argument("images", nargs="+")
+        a.add_argument("images", nargs="*")
+        add_server_arguments(a, required=False)
+        a.add_argument("--study", default=None, metavar="UID", help="with --dicomweb: the study to fetch")
+        a.add_argument("--cache", default=None, help="with --dicomweb: where fetched images are kept "
+                       "(default: <project>_pacs beside the project)")
         a.set_defaults(func=cmd_project_add)
+        add_project_parsers(pp)  # project store-sr
         i = pp.add_parser("import", help="images and ground truth of a dataset folder, or landmarks from a file")
         i.add_argument("project")
         source = i.add_mutually_exclusive_group(required=True)

@@ -12,6 +12,7 @@ Standard library only: it runs before the project's dependencies exist.
     python3 packaging/ensure_qt_libs.py              # the desktop app (xcb): install when missing
     python3 packaging/ensure_qt_libs.py --offscreen  # the test suite (offscreen platform only)
     python3 packaging/ensure_qt_libs.py --ci         # CI: the app's set, plus Xvfb for screenshots
+    python3 packaging/ensure_qt_libs.py --test-tools # CI: Orthanc + DICOMweb, dciodvfy, dsrdump (tests skip without)
     python3 packaging/ensure_qt_libs.py --dry-run    # only say what it would do
 """
 
@@ -49,6 +50,11 @@ XCB = {
 #: Programs CI also wants: an X server for screenshots and benchmarks of the real window, and
 #: DCMTK, whose dcmdjpeg the tests use to check the advice for 12-bit JPEG DICOM files.
 CI_PROGRAMS = {"Xvfb": "xvfb", "xauth": "xauth", "dcmdjpeg": "dcmtk"}
+#: What the DICOMweb and DICOM SR tests run against where it can be installed (``--test-tools``; they
+#: skip with the reason elsewhere): a real Orthanc with its DICOMweb plugin, and the two validators
+#: every exported SR must pass. Keys starting with "/" are files, the others programs on PATH.
+TEST_TOOLS = {"/usr/sbin/Orthanc": "orthanc", "/usr/share/orthanc/plugins/libOrthancDicomWeb.so": "orthanc-dicomweb",
+              "dciodvfy": "dicom3tools", "dsrdump": "dcmtk"}
 
 
 def loadable(soname: str) -> bool:
@@ -64,7 +70,8 @@ def missing_packages(libraries: dict[str, str], programs: dict[str, str],
                      load=loadable, which=shutil.which) -> dict[str, str]:
     """{library or program: Debian package} for what is not there."""
     out = {lib: pkg for lib, pkg in libraries.items() if not load(lib)}
-    out.update({prog: pkg for prog, pkg in programs.items() if which(prog) is None})
+    out.update({prog: pkg for prog, pkg in programs.items()
+                if not (os.path.exists(prog) if prog.startswith("/") else which(prog) is not None)})
     return out
 
 
@@ -77,9 +84,12 @@ def main(argv: list[str]) -> int:
         return 0
     libraries = dict(OFFSCREEN) if "--offscreen" in argv else {**OFFSCREEN, **XCB}
     programs = CI_PROGRAMS if "--ci" in argv else {}
+    if "--test-tools" in argv:  # only the test servers and validators, not Qt's libraries
+        libraries, programs = {}, TEST_TOOLS
     missing = missing_packages(libraries, programs)
     if not missing:
-        print("ensure_qt_libs: Qt's system libraries are present", file=sys.stderr)
+        print("ensure_qt_libs: " + ("the test tools are present" if "--test-tools" in argv
+                                    else "Qt's system libraries are present"), file=sys.stderr)
         return 0
     packages = sorted(set(missing.values()))
     what = ", ".join(sorted(missing))

@@ -273,6 +273,24 @@ def read(path: Path, schema) -> list[ImportedImage]:
     return out
 
 
+def reports(project, include_identifiers: bool = False, reviewed_only: bool = False) -> tuple[list, list[str]]:
+    """SRs (highdicom data sets) of the project's DICOM images with a placed landmark, to store
+    on a server; and the names of the images left out because they are not DICOM."""
+    from core.exchange.common import export_rows
+    from core.privacy import new_key
+
+    key = new_key()
+    built, skipped = [], []
+    for image, file_name, points, states in export_rows(project, include_identifiers, reviewed_only):
+        if not np.isfinite(np.asarray(points, float)).any():
+            continue
+        try:
+            built.append(build(project, image, points, states, include_identifiers, key))
+        except ExchangeError:
+            skipped.append(file_name)
+    return built, skipped
+
+
 def image_keys(project) -> dict[str, str]:
     """SOP Instance UID (lower case) → project image id, for the project's DICOM images."""
     import pydicom

@@ -287,12 +287,15 @@ class Project:
         self.dirty = True
         return new
 
-    def add_image(self, path: str | os.PathLike[str], radiograph: Radiograph | None = None) -> ImageRecord:
+    def add_image(self, path: str | os.PathLike[str], radiograph: Radiograph | None = None,
+                  source: str | None = None) -> ImageRecord:
         """Add an image file (all landmarks MISSING); the same content again returns the existing record.
 
         Size and spacing come from ``core.imaging.load_image`` (or from
         ``radiograph`` when the caller has already loaded the file). An
-        unreadable file raises ``ImageLoadError``.
+        unreadable file raises ``ImageLoadError``. ``source``: where the file came from when
+        that is not the file itself (a PACS address, ``dicomweb:<root>/studies/…``, never with
+        credentials), kept as the note of the ``add_image`` history row (:meth:`image_source`).
         """
         from core.imaging import ImageLoadError, load_image  # pydicom: ~0.5 s to import, only needed here
 
@@ -315,7 +318,7 @@ class Project:
                              spacing=radiograph.spacing,
                              landmarks={n: LandmarkRecord.missing(now) for n in self._names})
         self._images[image_id] = record
-        self._log.append(now, self.user, "add_image", image_id)
+        self._log.append(now, self.user, "add_image", image_id, note=source)
         self.dirty = True
         return record
 
@@ -382,6 +385,11 @@ class Project:
         self._log.append(utc_now(), self.user, "spacing", image_id, note=f"{note} (was {before})")
         self.dirty = True
         return image
+
+    def image_source(self, image_id: str) -> str | None:
+        """Where an image was fetched from (``dicomweb:…``), or None for a file added from disk."""
+        rows = [row for row in self.log(image_id) if row.get("action") == "add_image" and row.get("note")]
+        return str(rows[0]["note"]) if rows else None
 
     def spacing_source(self, image_id: str) -> dict | None:
         """The newest history row that set the image's spacing (``user``, ``time``, ``note``), or None

@@ -65,6 +65,18 @@ def test_ensure_qt_libs_names_the_packages_of_what_is_missing():
     assert mod.install_line(sorted(set(missing.values()))) == "sudo apt-get install -y --no-install-recommends libegl1 libxcb-cursor0 xvfb"
 
 
+def test_test_tools_are_checked_as_files_or_programs(tmp_path):
+    """--test-tools: Orthanc's DICOMweb plugin is a file (not a program on PATH, not loadable by name)."""
+    mod = _ensure_qt_libs()
+    plugin = tmp_path / "libOrthancDicomWeb.so"
+    tools = {str(plugin): "orthanc-dicomweb", "dciodvfy": "dicom3tools"}
+    assert mod.missing_packages({}, tools, which=lambda prog: "/usr/bin/x") == {str(plugin): "orthanc-dicomweb"}
+    plugin.write_bytes(b"")
+    assert mod.missing_packages({}, tools, which=lambda prog: None) == {"dciodvfy": "dicom3tools"}
+    assert set(mod.TEST_TOOLS.values()) == {"orthanc", "orthanc-dicomweb", "dicom3tools", "dcmtk"}
+    assert "ensure_qt_libs.py --test-tools" in CI_RUN.read_text()
+
+
 def test_ensure_qt_libs_passes_where_qt_runs():
     """This suite runs Qt offscreen, so the offscreen set is loadable here (a real check, no mock)."""
     result = subprocess.run([sys.executable, str(ROOT / "packaging" / "ensure_qt_libs.py"), "--offscreen", "--dry-run"],
