@@ -29,11 +29,13 @@ class Actions:
     new_project: QAction
     open_project: QAction
     open_images: QAction
+    open_pacs: QAction
     save: QAction
     close_project: QAction
     import_dataset: QAction
     import_landmarks: QAction
     export: QAction
+    store_pacs: QAction
     quit: QAction
     undo: QAction
     redo: QAction
@@ -97,6 +99,8 @@ def build_actions(w) -> Actions:
         new_project=_action(w, "&New Project…", w.new_project_dialog, QKeySequence.StandardKey.New, "mdi6.folder-plus-outline"),
         open_project=_action(w, "&Open Project…", w.open_project_dialog, QKeySequence.StandardKey.Open, "mdi6.folder-open-outline"),
         open_images=_action(w, "Open &Image(s)…", w.open_images_dialog, "Ctrl+I", "mdi6.file-image-plus-outline", "Add DICOM or PNG/JPEG/TIFF/BMP images"),
+        open_pacs=_action(w, "Open from &PACS…", lambda: w.pacs.show_open(), None, "mdi6.server-network",
+                          "Search a PACS over DICOMweb and open a study's images"),
         save=_action(w, "&Save", w.save, QKeySequence.StandardKey.Save, "mdi6.content-save-outline", "Save now (edits are also saved automatically)"),
         close_project=_action(w, "&Close Project", w.close_project, QKeySequence.StandardKey.Close),
         import_dataset=_action(w, "Import &Dataset…", lambda: w.exchange.show_import_dataset(), None, "mdi6.folder-download-outline",
@@ -105,6 +109,8 @@ def build_actions(w) -> Actions:
                                  "Landmarks for the project's images from a CSV, COCO, labelme or ISBI file"),
         export=_action(w, "&Export…", lambda: w.exchange.show_export(), "Ctrl+E", "mdi6.export",
                        "Write the landmarks as CSV, COCO, labelme, ISBI or DICOM SR (anonymised by default)"),
+        store_pacs=_action(w, "Store Landmarks to P&ACS…", lambda: w.pacs.show_store(), None, "mdi6.cloud-upload-outline",
+                           "Store each DICOM image's landmarks on a PACS as a DICOM SR measurement report"),
         quit=_action(w, "&Quit", w.close, QKeySequence.StandardKey.Quit),
         undo=undo,
         redo=redo,
@@ -152,11 +158,11 @@ def build_actions(w) -> Actions:
 def build_menus(w, a: Actions) -> None:
     bar = w.menuBar()
     file_menu = bar.addMenu("&File")
-    file_menu.addActions([a.new_project, a.open_project, a.open_images])
+    file_menu.addActions([a.new_project, a.open_project, a.open_images, a.open_pacs])
     file_menu.addSeparator()
     file_menu.addActions([a.save, a.close_project])
     file_menu.addSeparator()
-    file_menu.addActions([a.import_dataset, a.import_landmarks, a.export])
+    file_menu.addActions([a.import_dataset, a.import_landmarks, a.export, a.store_pacs])
     file_menu.addSeparator()
     file_menu.addAction(a.quit)
     edit = bar.addMenu("&Edit")

@@ -135,8 +135,9 @@ class ProjectDocument(QObject):
 
     # -- images ---------------------------------------------------------------------
 
-    def add_images(self, paths: list[str | Path]) -> list[str]:
-        """Add image files; returns the new ids. Failures are reported together, one line each."""
+    def add_images(self, paths: list[str | Path], sources: dict[str, str] | None = None) -> list[str]:
+        """Add image files; returns the new ids. Failures are reported together, one line each.
+        ``sources``: str(path) → where the file was fetched from (a PACS), kept in the history."""
         if not self.require_editable():
             return []
         added, failed, already = [], [], []
@@ -144,7 +145,8 @@ class ProjectDocument(QObject):
         for path in paths:
             try:
                 radiograph = load_image(path)  # decoded once: the store and the viewer share it
-                image = self.project.add_image(Path(path), radiograph=radiograph)
+                image = self.project.add_image(Path(path), radiograph=radiograph,
+                                               source=(sources or {}).get(str(path)))
             except Exception as exc:
                 failed.append(f"{Path(path).name}: {one_line(exc)}")
                 continue

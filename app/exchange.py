@@ -12,7 +12,7 @@ line in a dialog and changes nothing; an accepted one is one undo step
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -25,10 +25,23 @@ from app.jobs import BackgroundCall
 
 @dataclass
 class _Snapshot:
-    """What an export reads of a project (``core.exchange.export_project`` takes any such object)."""
+    """What an export reads of a project (``core.exchange.export_project`` takes any such object):
+    its images, and for DICOM SRs the cached predictions whose heatmaps give the measurements'
+    uncertainty (read on the UI thread, the project's only reader and writer)."""
 
     schema: object
     images: list
+    predictions: dict = field(default_factory=dict)
+
+    def prediction(self, image_id: str):
+        return self.predictions.get(image_id)
+
+
+def snapshot_of(project, with_predictions: bool = False) -> _Snapshot:
+    """A copy of what an export or a PACS store reads, safe to use off the UI thread."""
+    images = copy.deepcopy(list(project.images))
+    predictions = {im.id: project.prediction(im.id) for im in images} if with_predictions else {}
+    return _Snapshot(project.schema, images, predictions)
 
 
 class ExchangeController(QObject):
@@ -80,7 +93,7 @@ class ExchangeController(QObject):
         if project is None or self.export_call.is_running():
             return False
         self._fmt["export"] = request.fmt
-        snapshot = _Snapshot(project.schema, copy.deepcopy(list(project.images)))
+        snapshot = snapshot_of(project, with_predictions=request.fmt == "dicom-sr")
         self._request = request
         started = self.export_call.start(lambda: export_project(
             snapshot, request.fmt, request.out, include_identifiers=request.include_identifiers,

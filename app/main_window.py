@@ -17,6 +17,7 @@ from app.actions import build_actions, build_menus, build_toolbar
 from app.document import ProjectDocument
 from app.editing import EditController
 from app.exchange import ExchangeController
+from app.pacs import PacsController
 from app.jobs import PredictionJobs
 from app.panels.images import ImagesPanel
 from app.panels.landmarks import LandmarksPanel
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self.jobs = PredictionJobs(self)
         self.training = TrainingController(self)
         self.exchange = ExchangeController(self)
+        self.pacs = PacsController(self)
         self.viewer = ImageViewer()
         self.errors = dialogs.ErrorBox(self)
         self.repredict = RepredictController(self)
@@ -284,7 +286,8 @@ class MainWindow(QMainWindow):
         if answer is not None:  # the file dialog has asked before replacing a file
             self.new_project(*answer, overwrite=True)
 
-    def new_project(self, path: Path, schema_name: str, images: list[Path] | None = None, overwrite: bool = False) -> bool:
+    def new_project(self, path: Path, schema_name: str, images: list[Path] | None = None, overwrite: bool = False,
+                    sources: dict[str, str] | None = None) -> bool:
         from core.schema import SchemaError, load_schema
 
         try:
@@ -295,7 +298,7 @@ class MainWindow(QMainWindow):
         if not self.doc.create_project(path, schema, overwrite=overwrite):
             return False
         if images:
-            self.doc.add_images(images)
+            self.doc.add_images(images, sources)
             self.doc.save()
         return True
 
@@ -309,10 +312,12 @@ class MainWindow(QMainWindow):
         if paths:
             self.open_images(paths)
 
-    def open_images(self, paths: list[Path], schema_name: str | None = None) -> None:
+    def open_images(self, paths: list[Path], schema_name: str | None = None,
+                    sources: dict[str, str] | None = None) -> None:
         """Add images to the open project, or to a new one in the user data folder (also when
         the demo is open: the demo stays a demo) whose schema is ``schema_name``, else the one whose
-        anatomy the images show (``app.anatomy``: asks when no bundled model fits)."""
+        anatomy the images show (``app.anatomy``: asks when no bundled model fits). ``sources``: where
+        fetched files came from (``app.pacs``)."""
         if self.doc.project is None or self.doc.project.read_only or self._is_demo():
             if schema_name is None:
                 from app.anatomy import schema_for_images
@@ -320,11 +325,11 @@ class MainWindow(QMainWindow):
                 schema_name = schema_for_images(self, list(paths))
                 if schema_name is None:
                     return
-            if not self.new_project(new_project_path(Path(paths[0]).stem), schema_name, list(paths)):
+            if not self.new_project(new_project_path(Path(paths[0]).stem), schema_name, list(paths), sources=sources):
                 return
             added = self.doc.image_ids()
         else:
-            added = self.doc.add_images(list(paths))
+            added = self.doc.add_images(list(paths), sources)
         # New images are predicted straight away, in the background: open, then correct.
         if added and self.doc.is_editable() and self.model_name(quiet=True):
             self._predict(added)
@@ -437,6 +442,7 @@ class MainWindow(QMainWindow):
         self.jobs.shutdown()
         self.repredict.shutdown()
         self.exchange.shutdown()
+        self.pacs.shutdown()
         self.errors.close()
         self.doc.close_project()
         super().closeEvent(event)

@@ -57,21 +57,15 @@ def cmd_pacs_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def default_cache(project_path: str | Path) -> Path:
-    """Where a project's fetched images are kept: ``<folder>/<project stem>_pacs`` beside the project."""
-    p = Path(project_path).expanduser().resolve()
-    return p.parent / f"{p.stem}_pacs"
-
-
 def cmd_project_add_dicomweb(args: argparse.Namespace, project) -> int:
     """``project add P --dicomweb URL --study UID``: fetch the study's images, then add them all."""
-    from core.dicomweb import fetch_study
+    from core.dicomweb import cache_folder, fetch_study
     from core.imaging import load_image
 
     if not args.study:
         raise ValueError("--dicomweb needs --study UID (find it with: anatomark pacs search --dicomweb URL)")
     server = server_from(args)
-    cache = Path(args.cache) if args.cache else default_cache(args.project)
+    cache = Path(args.cache) if args.cache else cache_folder(args.project)
 
     def progress(done: int, total: int) -> None:
         print(f"\rfetched {done}/{total}", end="", file=sys.stderr, flush=True)

@@ -9,6 +9,8 @@ reports. Every failure is a :class:`DicomWebError` with a one-line message. No Q
 from core.dicomweb.client import (
     FetchedImage,
     StudySummary,
+    cache_folder,
+    check_date,
     fetch_instance,
     fetch_study,
     search_studies,
@@ -16,5 +18,5 @@ from core.dicomweb.client import (
 )
 from core.dicomweb.server import DicomWebError, Server
 
-__all__ = ["DicomWebError", "FetchedImage", "Server", "StudySummary", "fetch_instance", "fetch_study",
-           "search_studies", "store_datasets"]
+__all__ = ["DicomWebError", "FetchedImage", "Server", "StudySummary", "cache_folder", "check_date", "fetch_instance",
+           "fetch_study", "search_studies", "store_datasets"]

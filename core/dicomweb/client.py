@@ -208,6 +208,13 @@ def _image_instances(server: Server, study_uid: str) -> list[tuple[str, str]]:
     return out
 
 
+def cache_folder(project_path: str | Path) -> Path:
+    """Where a project's fetched images are kept: ``<folder>/<project stem>_pacs`` beside the project
+    (the project refers to its images by path, so they must outlive any temporary folder)."""
+    p = Path(project_path).expanduser().resolve()
+    return p.parent / f"{p.stem}_pacs"
+
+
 def source_of(server: Server, study_uid: str, series_uid: str, sop_uid: str) -> str:
     """The address recorded as a fetched image's source: the server's URL (no credentials) and its UIDs."""
     return f"dicomweb:{server.url}/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}"

@@ -133,7 +133,7 @@ def _measurements(project, image, points):
 
     offsets = None
     try:
-        prediction = project.prediction(image.id)
+        prediction = project.prediction(image.id) if hasattr(project, "prediction") else None
         if prediction is not None and prediction.heatmaps is not None:
             offsets = heatmap_offsets(prediction.heatmaps, prediction.heatmap_to_image, DEFAULT_SAMPLES, 0,
                                       uncertainty_scale(prediction.model_id))

@@ -228,3 +228,13 @@ def test_a_failing_server_is_asked_once(tmp_path) -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_a_cancelled_fetch_leaves_nothing(pacs, tmp_path) -> None:
+    _orthanc, server = pacs
+    with pytest.raises(DicomWebError, match="cancelled"):
+        fetch_study(server, RG1_STUDY, tmp_path / "cache", cancelled=lambda: True)
+    assert not list((tmp_path / "cache").rglob("*.dcm"))
+    fetched = fetch_study(server, RG1_STUDY, tmp_path / "cache")  # and a second fetch reuses the cache
+    again = fetch_study(server, RG1_STUDY, tmp_path / "cache")
+    assert [f.path for f in again] == [f.path for f in fetched] and fetched[0].path.is_file()
