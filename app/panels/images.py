@@ -68,7 +68,9 @@ class ImageListModel(QAbstractTableModel):
             parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n) + " (done: corrected, verified or absent)"
             spacing = f"{image.spacing[0]:.3f} × {image.spacing[1]:.3f} mm/px" if image.spacing else "spacing unknown"
             warning = f"\nMay not be a {misfit.anatomy} radiograph: {misfit.describe()}" if misfit is not None else ""
-            return f"{image.path}\n{image.size[1]} × {image.size[0]} px, {spacing}\n{parts}{warning}"
+            source = self.doc.project.image_source(image.id)  # a PACS image: where it was fetched from
+            origin = f"\nFetched from {source.removeprefix('dicomweb:')}" if source else ""
+            return f"{image.path}{origin}\n{image.size[1]} × {image.size[0]} px, {spacing}\n{parts}{warning}"
         if role == Qt.ItemDataRole.TextAlignmentRole and col == 2:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -232,7 +232,7 @@ def fetch_instance(server: Server, study_uid: str, series_uid: str, sop_uid: str
 def fetch_study(server: Server, study_uid: str, cache: Path | str,
                 progress: Callable[[int, int], None] | None = None,
                 cancelled: Callable[[], bool] | None = None) -> list[FetchedImage]:
-    """Fetch a study's images (WADO-RS) into ``cache/<study UID>/<SOP UID>.dcm``.
+    """Fetch a study's images (WADO-RS) into ``cache/<study UID>/<SOP UID>/<readable name>.dcm``.
 
     All or nothing: on any failure (or ``cancelled()``) the files this call wrote are removed
     and DicomWebError is raised. Files already in the cache are not fetched again.
@@ -250,11 +250,14 @@ def fetch_study(server: Server, study_uid: str, cache: Path | str,
         for k, (series_uid, sop_uid) in enumerate(instances):
             if cancelled is not None and cancelled():
                 raise DicomWebError(f"fetching study {study_uid} was cancelled")
-            path = folder / f"{sop_uid}.dcm"
-            if not path.is_file():
+            cached = sorted((folder / sop_uid).glob("*.dcm"))
+            path = cached[0] if cached else None
+            if path is None:
                 ds = fetch_instance(server, study_uid, series_uid, sop_uid)
                 if "PixelData" not in ds:
                     continue  # a non-image object in an image series: nothing to landmark
+                path = folder / sop_uid / readable_name(ds)
+                path.parent.mkdir(exist_ok=True)
                 atomic_write(path, lambda fh, ds=ds: ds.save_as(fh, enforce_file_format=True))
                 written.append(path)
             fetched.append(FetchedImage(path, source_of(server, study_uid, series_uid, sop_uid)))
@@ -274,6 +277,21 @@ def fetch_study(server: Server, study_uid: str, cache: Path | str,
 def _remove(paths: Iterable[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
+        try:
+            path.parent.rmdir()  # the SOP UID folder it had alone
+        except OSError:
+            pass
+
+
+def readable_name(ds) -> str:
+    """A file name the image list can show: modality, body part, series and instance number
+    (``CR_CHEST_1-1.dcm``). Never the patient's name, ID or a date: file names travel."""
+    def token(value: object) -> str:
+        return "".join(c for c in str(value or "") if c.isascii() and c.isalnum())[:16]
+
+    parts = [token(ds.get("Modality")) or "IMAGE", token(ds.get("BodyPartExamined"))]
+    numbers = "-".join(t for t in (token(ds.get("SeriesNumber")), token(ds.get("InstanceNumber"))) if t)
+    return "_".join(p for p in (*parts, numbers) if p) + ".dcm"
 
 
 def store_datasets(server: Server, datasets: list) -> list[str]:

@@ -51,6 +51,9 @@ def test_open_a_study_from_the_pacs_then_store_its_report(make_window, qtbot, pa
     assert project.image_source(image_id).startswith(f"dicomweb:{pacs.root}/studies/")
     assert Path(project.image(image_id).path).read_bytes() == RG1.read_bytes()
     assert "Opened 1 image(s)" in dialog.message.text()
+    model = window.images_panel.model
+    tip = model.data(model.index(0, 0), Qt.ItemDataRole.ToolTipRole)
+    assert f"Fetched from {pacs.root}/studies/" in tip
     settings = (user_data_dir() / "pacs.ini").read_text()
     assert pacs.root in settings and USER in settings and PASSWORD not in settings
     dialog.close()

@@ -184,3 +184,28 @@ def test_a_dataset_folder_is_not_read_as_dicom_sr(tmp_path) -> None:
     with pytest.raises(ExchangeError, match="import their reports as a file"):
         import_dataset(project, tmp_path, "dicom-sr")
     assert math.isfinite(len(project.images)) and project.images == []
+
+
+@pytest.mark.parametrize("include_identifiers", [False, True])
+def test_every_sample_dicom_gets_a_report_both_validators_accept(shared_data, tmp_path, include_identifiers) -> None:
+    """The shared DICOM samples (CR from three sites, MONOCHROME1, LUT test files, every transfer
+    syntax): the SR of each passes dciodvfy without error and dsrdump reads it."""
+    if shutil.which("dciodvfy") is None or shutil.which("dsrdump") is None:
+        pytest.skip("dciodvfy (dicom3tools) and dsrdump (dcmtk) are needed; .ci/run installs them")
+    project = Project.create(tmp_path / "all.anatomark", "chest6", user="tester")
+    for path in sorted((shared_data / "dicom").glob("*.dcm")):
+        try:
+            image_id = project.add_image(path).id
+        except Exception:  # RG2_JPLY without the jpeg12 extra
+            continue
+        h, w = project.image(image_id).size
+        for k, name in enumerate(project.schema.landmarks):
+            project.set_point(image_id, name, w * (k + 1) / 8, h * (k + 1) / 9)
+    written = export_project(project, "dicom-sr", tmp_path / "sr", include_identifiers=include_identifiers)
+    assert len(written) == len(project.images) >= 10
+    for path in written:
+        out = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
+        assert not [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("Error")], path.name
+        dump = subprocess.run(["dsrdump", str(path)], capture_output=True, text=True, timeout=60)
+        assert dump.returncode == 0 and not [line for line in dump.stderr.splitlines() if line.startswith("E:")]
+    project.close()

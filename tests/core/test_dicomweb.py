@@ -85,7 +85,8 @@ def test_end_to_end_search_fetch_predict_store_read_back(pacs, tmp_path, passwor
     try:
         (image,) = project.images
         assert Path(image.path).read_bytes() == RG1.read_bytes()  # cached as stored
-        assert Path(image.path).parent.parent == tmp_path / "pacs_pacs"
+        assert Path(image.path).parents[2] == tmp_path / "pacs_pacs"
+        assert Path(image.path).name == "CR_CHEST_1-3.dcm"  # what the image list shows: no identifier
         source = project.image_source(image.id)
         assert source.startswith(f"dicomweb:{orthanc.root}/studies/{RG1_STUDY}/series/")
         points = image.positions()
