@@ -189,11 +189,11 @@ class TrainingRun(QObject):
 
 
 def device_diagnostics() -> list[tuple[str, str, bool, str]]:
-    """[(key, title, available, reason)] for auto, cpu, cuda and mps, via ``core.training.devices``."""
+    """[(key, title, available, reason)] for auto, cpu, cuda and mps, via ``core.devices``."""
     try:
         import torch
 
-        from core.training.devices import cuda_reason, select_device
+        from core.devices import cuda_reason, select_device
     except Exception as exc:  # no PyTorch: training cannot run here at all
         reason = f"PyTorch is not usable: {' '.join(str(exc).split())}"
         return [(k, t, False, reason) for k, t in (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "CUDA GPU"), ("mps", "Apple MPS"))]

@@ -1,7 +1,7 @@
 """Running from a standalone bundle (PyInstaller) instead of a Python install.
 
 A frozen bundle has no ``python`` to run ``-m core.cli`` with: ``sys.executable`` *is* the
-bundle's ``anatomark`` program, which runs the CLI itself (``core.cli.main`` starts the app
+bundle's ``anatomark`` program, which runs the CLI itself (``app.launch`` starts the app
 only when given no subcommand). Its data files are unpacked under ``sys._MEIPASS``.
 Everything that depends on the difference asks here, so it is decided in one place.
 """

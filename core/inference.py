@@ -20,9 +20,9 @@ from core.conformal import ConformalCalibration, ellipse_mm, ellipses, heatmap_c
 from core.heatmaps import DECODERS, confidence, decode
 from core.imaging import Radiograph, load_image
 from core.modelfile import LoadedModel, load_model, resolve_model
-from core.training.augment import apply_affine, standardise
-from core.training.devices import select_device
-from core.training.samplers import cut_patches, fine_grid, from_scaled, patch_matrices, resize_image, to_scaled
+from core.geometry import apply_affine, standardise
+from core.devices import select_device
+from core.geometry import cut_patches, fine_grid, from_scaled, patch_matrices, resize_image, to_scaled
 
 DEFAULT_MODEL = "chest6"
 
@@ -246,7 +246,7 @@ class Predictor:
         return standardise(resize_image(pixels, size)[None]).to(self.device)
 
     def fine_image(self, pixels: np.ndarray, spacing: tuple[float, float] | None = None) -> torch.Tensor | None:
-        """The patch stage's image (1, Hf, Wf) on its fine grid (``samplers.fine_grid``: physical when
+        """The patch stage's image (1, Hf, Wf) on its fine grid (``geometry.fine_grid``: physical when
         the model and ``spacing`` allow); None for a model without one."""
         if self.model.patch_net is None:
             return None

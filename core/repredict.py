@@ -31,7 +31,7 @@ import torch
 from core.imaging import Radiograph
 from core.inference import Predictor
 from core.shape_prior import ShapePrior, condition_heatmaps
-from core.training.samplers import from_scaled, to_scaled
+from core.geometry import from_scaled, to_scaled
 
 _CACHE_SIZE = 4
 #: A landmark whose refined point the pins moved less than this (image px) keeps its previous

@@ -40,7 +40,7 @@ from core.modelfile import INTENDED_USE, combined_state_dict, load_model, read_c
 from core.project import Project
 from core.training import distributed
 from core.training.assemble import architecture_family
-from core.training.devices import autocast_dtype, precision_name
+from core.devices import autocast_dtype, precision_name
 from core.training.loop import EpochReport, TrainingCancelled, TrainingDiverged, run_training
 from core.training.recipes import RECIPES, Recipe
 from core.training.samplers import cache_images, physical_fine_mm

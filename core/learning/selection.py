@@ -61,7 +61,7 @@ def accepted_points(image: ImageRecord, names: tuple[str, ...]) -> np.ndarray:
 def add_sample_image(project: Project, sample: Sample) -> ImageRecord:
     """Add a data set sample's image to ``project`` with the sample's spacing when its file has none
     (the data set's table knows it): the project then trains at the spacing the sample is predicted
-    and scored at (``samplers.fine_grid``), as a DICOM's own spacing would make it."""
+    and scored at (``geometry.fine_grid``), as a DICOM's own spacing would make it."""
     from dataclasses import replace
 
     from core.imaging import load_image

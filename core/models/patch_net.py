@@ -24,7 +24,7 @@ class PatchNetConfig:
     width: int = 16
     depth: int = 4
     temperature: float = 1.0
-    # mm per fine-grid pixel the network was trained at; None: ``fine_scale`` always (samplers.fine_grid)
+    # mm per fine-grid pixel the network was trained at; None: ``fine_scale`` always (geometry.fine_grid)
     fine_mm_per_px: float | None = None
 
     def to_dict(self) -> dict:

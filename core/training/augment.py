@@ -10,7 +10,6 @@ blur and noise.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -35,63 +34,6 @@ class AugmentConfig:
 
 
 NO_AUGMENT = AugmentConfig(0.0, 0.0, (1.0, 1.0), (1.0, 1.0), (1.0, 1.0), 0.0, 0.0, 0.0, 0.0)
-
-
-def affine_in_from_out(
-    out_size: tuple[int, int],
-    center_in: tuple[float, float],
-    pixel_ratio: tuple[float, float] = (1.0, 1.0),
-    angle_deg: float = 0.0,
-    zoom: float = 1.0,
-    shift_in: tuple[float, float] = (0.0, 0.0),
-) -> np.ndarray:
-    """2×3 matrix mapping output pixels (x, y) to input pixels.
-
-    The output centre lands on ``center_in + shift_in``; one output pixel spans
-    ``pixel_ratio / zoom`` input pixels, rotated by ``angle_deg``. With no
-    augmentation, ``pixel_ratio = in_size / out_size`` and ``center_in`` the
-    input centre, this is the plain resize ``x_in = (x_out + 0.5)·r − 0.5``.
-    """
-    h, w = out_size
-    c_out = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
-    theta = math.radians(angle_deg)
-    rot = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
-    linear = np.diag(pixel_ratio) @ rot / zoom
-    offset = np.asarray(center_in, dtype=float) + np.asarray(shift_in, dtype=float) - linear @ c_out
-    return np.hstack([linear, offset[:, None]])
-
-
-def invert_affine(matrix: np.ndarray) -> np.ndarray:
-    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
-    return np.linalg.inv(full)[:2]
-
-
-def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """points (..., 2) → (..., 2); NaN stays NaN."""
-    return points @ matrix[:, :2].T + matrix[:, 2]
-
-
-def warp(image: torch.Tensor, matrices: torch.Tensor, out_size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
-    """Sample ``image (C, Hi, Wi)`` through each matrix ``(B, 2, 3)`` → (B, C, h, w).
-
-    Outside the input the result is 0. ``mode="nearest"`` is for masks.
-    """
-    h, w = out_size
-    hi, wi = image.shape[-2:]
-    ys, xs = torch.meshgrid(
-        torch.arange(h, dtype=image.dtype, device=image.device),
-        torch.arange(w, dtype=image.dtype, device=image.device),
-        indexing="ij",
-    )
-    ones = torch.ones_like(xs)
-    grid_out = torch.stack([xs, ys, ones], dim=-1).reshape(-1, 3)  # (h·w, 3)
-    m = matrices.to(image.dtype)
-    coords = grid_out @ m.transpose(1, 2)  # (B, h·w, 2) input pixels
-    gx = (2.0 * coords[..., 0] + 1.0) / wi - 1.0
-    gy = (2.0 * coords[..., 1] + 1.0) / hi - 1.0
-    grid = torch.stack([gx, gy], dim=-1).reshape(-1, h, w, 2)
-    src = image.unsqueeze(0).expand(grid.shape[0], *image.shape)
-    return F.grid_sample(src, grid, mode=mode, padding_mode="zeros", align_corners=False)
 
 
 def random_geometry(rng: np.random.Generator, cfg: AugmentConfig) -> tuple[float, float, tuple[float, float]]:
@@ -122,12 +64,3 @@ def augment_intensity(images: torch.Tensor, rng: np.random.Generator, cfg: Augme
     return out
 
 
-def standardise(images: torch.Tensor) -> torch.Tensor:
-    """Zero mean, unit variance per image (B, C, h, w): the network input.
-
-    Standardising each input makes DICOM windows, PNG contrast and
-    brightness/contrast augmentation irrelevant to the network.
-    """
-    mean = images.mean(dim=(-3, -2, -1), keepdim=True)
-    std = images.std(dim=(-3, -2, -1), keepdim=True).clamp_min(1e-6)
-    return (images - mean) / std

@@ -23,7 +23,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from core.training.devices import DeviceError, select_device
+from core.devices import DeviceError, select_device
 
 __all__ = ["Ranks", "agree", "barrier", "current", "device_for_rank", "from_environment", "from_main",
            "gather_counts", "main_result", "session", "shard", "shard_size", "wrap_model"]
@@ -104,7 +104,7 @@ def session(device_preference: str = "auto") -> Iterator[Ranks]:
 
 
 def device_for_rank(preference: str = "auto") -> tuple[torch.device, str]:
-    """:func:`~core.training.devices.select_device`, with each rank on its own GPU (``cuda:LOCAL_RANK``)."""
+    """:func:`~core.devices.select_device`, with each rank on its own GPU (``cuda:LOCAL_RANK``)."""
     ranks = current()
     if ranks.enabled and ranks.backend == "nccl":
         preference = f"cuda:{ranks.local_rank}"

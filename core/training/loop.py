@@ -25,7 +25,7 @@ import torch
 from core.atomic import atomic_torch_save
 from core.training import distributed
 from core.training.augment import AugmentConfig
-from core.training.devices import Autocast, autocast_dtype, precision_name
+from core.devices import Autocast, autocast_dtype, precision_name
 from core.training.schedules import warmup_cosine
 
 

@@ -11,68 +11,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from core.imaging import load_image
-from core.training.augment import (
-    AugmentConfig,
+from core.geometry import (
     affine_in_from_out,
     apply_affine,
-    augment_intensity,
+    cut_patches,
+    fine_grid,
     invert_affine,
-    random_geometry,
+    patch_matrices,
+    resize_image,
     standardise,
+    to_scaled,
     warp,
 )
+from core.training.augment import AugmentConfig, augment_intensity, random_geometry
 from core.training.datasets import DatasetError, Sample
 from core.training.masks import load_class_masks, resize_masks
-
-
-def resize_image(image: np.ndarray | torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Anti-aliased resize of a (H, W) image to ``size`` (h, w) → (1, h, w) float32."""
-    t = torch.as_tensor(np.asarray(image, dtype=np.float32))[None, None]
-    if tuple(t.shape[-2:]) == tuple(size):
-        return t[0]
-    return F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False)[0]
-
-
-def to_scaled(points: np.ndarray, src_size: tuple[int, int], dst_size: tuple[int, int]) -> np.ndarray:
-    """Image pixels → pixels of the same image resized to ``dst_size`` (ADR 0001)."""
-    ratio = np.array([dst_size[1] / src_size[1], dst_size[0] / src_size[0]])
-    return (points + 0.5) * ratio - 0.5
-
-
-def from_scaled(points: np.ndarray, src_size: tuple[int, int], dst_size: tuple[int, int]) -> np.ndarray:
-    """Inverse of :func:`to_scaled`."""
-    ratio = np.array([dst_size[1] / src_size[1], dst_size[0] / src_size[0]])
-    return (points + 0.5) / ratio - 0.5
-
-
-def fine_size(shape: tuple[int, int], fine_scale: float) -> tuple[int, int]:
-    return max(1, round(shape[0] * fine_scale)), max(1, round(shape[1] * fine_scale))
-
-
-#: How far a spacing may move the fine grid from ``fine_scale`` (either way): beyond it the
-#: spacing is more likely wrong than the unit that different, and memory stays bounded.
-MAX_PHYSICAL_RESCALE = 4.0
-
-
-def fine_grid(shape: tuple[int, int], fine_scale: float, spacing: tuple[float, float] | None = None,
-              fine_mm_per_px: float | None = None) -> tuple[int, int]:
-    """The patch stage's fine grid (h, w) for an image of ``shape`` (H, W) and ``spacing`` (x, y) mm/px.
-
-    With both the image's spacing and the model's ``fine_mm_per_px`` known the grid is resampled to
-    that physical pixel size, so the patch network sees the anatomy at the size it learned whatever
-    the unit's detector pitch (docs/adr/0006-physical-fine-grid.md: a 0.1 mm/px cephalogram cost the
-    bundled ceph19 +38 % error at a fixed ``fine_scale``); otherwise ``fine_scale`` of the image.
-    Training and inference both call this, so both see the same grid.
-    """
-    if not spacing or not fine_mm_per_px:
-        return fine_size(shape, fine_scale)
-    low, high = fine_scale / MAX_PHYSICAL_RESCALE, fine_scale * MAX_PHYSICAL_RESCALE
-    sy = min(max(spacing[1] / fine_mm_per_px, low), high)
-    sx = min(max(spacing[0] / fine_mm_per_px, low), high)
-    return max(1, round(shape[0] * sy)), max(1, round(shape[1] * sx))
 
 
 def physical_fine_mm(samples: list[Sample], fine_scale: float) -> float | None:
@@ -143,22 +98,6 @@ def global_batch(
         points.append(apply_affine(invert_affine(matrix), item.points_in(input_size)))
     out = (torch.cat(images), torch.as_tensor(np.stack(points), dtype=torch.float32))
     return out + (torch.cat(masks),) if with_masks else out
-
-
-def patch_matrices(centres: np.ndarray, patch_size: int, angles: np.ndarray | None = None, zooms: np.ndarray | None = None) -> np.ndarray:
-    """(N, 2, 3) matrices cutting a patch centred on each fine-grid point."""
-    n = len(centres)
-    angles = np.zeros(n) if angles is None else angles
-    zooms = np.ones(n) if zooms is None else zooms
-    return np.stack(
-        [affine_in_from_out((patch_size, patch_size), tuple(c), angle_deg=a, zoom=z) for c, a, z in zip(centres, angles, zooms)]
-    )
-
-
-def cut_patches(fine: torch.Tensor, matrices: np.ndarray, patch_size: int) -> torch.Tensor:
-    """Standardised patches (N, 1, P, P) from a fine-grid image (1, Hf, Wf)."""
-    patches = warp(fine, torch.as_tensor(matrices, dtype=torch.float32), (patch_size, patch_size))
-    return patches
 
 
 def patch_batch(

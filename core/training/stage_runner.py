@@ -91,7 +91,7 @@ def train_stage(
     t0 = time.monotonic()
     bits = segmentation_classes(schema, model.config.mask_classes)[1] if stage == "global" and recipe.model == "segnet" else None
     fine_mm = None
-    if stage == "patch":  # the patch stage learns at its images' physical scale (samplers.fine_grid)
+    if stage == "patch":  # the patch stage learns at its images' physical scale (geometry.fine_grid)
         fine_mm = model.config.fine_mm_per_px = physical_fine_mm(train.samples, recipe.fine_scale)
     train_items = cache_images(train.samples, recipe.input_size, fine, bits, fine_mm)
     val_items = cache_images(val.samples, recipe.input_size, fine, bits, fine_mm)
@@ -133,27 +133,3 @@ def train_stage(
         atomic_write_text(work / f"{stage}.json", json.dumps(record, indent=1))
     distributed.barrier()  # the other ranks go on once the record is there
     return record
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m core.training.stage_runner RECIPE STAGE DATASET WORK [threads]``: JSON lines out."""
-    import sys
-
-    from core.training.recipes import get_recipe
-
-    args = sys.argv[1:] if argv is None else argv
-    recipe, stage, dataset, work = get_recipe(args[0]), args[1], Path(args[2]), Path(args[3])
-    if len(args) > 4:
-        torch.set_num_threads(int(args[4]))
-
-    def report(r: EpochReport) -> None:
-        print(json.dumps({"event": "epoch", **r.to_dict()}), flush=True)
-
-    val_split = None if recipe.val_holdout else "val"
-    record = train_stage(recipe, stage, dataset, work, val_split=val_split, progress=report)
-    print(json.dumps({"event": "done", "best_val_mre_px": record["best_val_mre_px"], "stopped": record["stopped"]}), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -18,10 +18,11 @@ from core.heatmaps import soft_argmax, target_distribution
 from core.losses import coordinate_l1, heatmap_cross_entropy, order_loss, symmetry_loss
 from core.models import LandmarkNet, PatchNet
 from core.schema import LandmarkSchema
-from core.training.augment import apply_affine
+from core.geometry import apply_affine
 from core.training.heatmap_losses import heatmap_terms
 from core.training.loop import TrainConfig
-from core.training.samplers import CachedImage, from_scaled, global_batch, patch_batch
+from core.geometry import from_scaled
+from core.training.samplers import CachedImage, global_batch, patch_batch
 from core.training.schedules import ramp_after_warmup, warmup_cosine
 
 

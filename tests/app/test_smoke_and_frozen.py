@@ -18,9 +18,9 @@ from core.resources import resources_dir
 
 
 def _smoke(home, **env: str) -> tuple[int, dict]:
-    """Run ``python -m core.cli --smoke-test``; returns (exit code, its JSON line)."""
+    """Run ``python -m app --smoke-test`` (the anatomark program); returns (exit code, its JSON line)."""
     environ = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6", "ANATOMARK_HOME": str(home), **env}
-    done = subprocess.run([sys.executable, "-m", "core.cli", "--smoke-test"], env=environ,
+    done = subprocess.run([sys.executable, "-m", "app", "--smoke-test"], env=environ,
                           capture_output=True, text=True, timeout=300)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     assert len(lines) == 1, done.stdout + done.stderr

@@ -125,7 +125,7 @@ def drag_frame_times(moves: int) -> list[float]:
 
 def startup_seconds(home: Path) -> float:
     env = dict(os.environ, ANATOMARK_HOME=str(home), ANATOMARK_EXIT_WHEN_SHOWN="1")
-    code = "import sys; from core.cli import main; sys.exit(main([]))"
+    code = "import sys; from app.launch import main; sys.exit(main([]))"
     t0 = time.time()
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     for line in out.stdout.splitlines():

@@ -7,14 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.training.augment import (
-    affine_in_from_out,
-    apply_affine,
-    invert_affine,
-    standardise,
-    warp,
-)
-from core.training.samplers import from_scaled, to_scaled
+from core.geometry import affine_in_from_out, apply_affine, invert_affine, standardise, warp
+from core.geometry import from_scaled, to_scaled
 
 
 def test_affine_without_augmentation_is_the_plain_resize():

@@ -15,13 +15,28 @@ def test_a_mistyped_command_is_one_line_naming_the_closest_command(capsys):
 
 
 def test_files_still_open_the_app(tmp_path, monkeypatch):
-    opened = []
+    """The anatomark program (app.launch) gives files, no argument and the app's flags to the app and
+    subcommands to the command line; the command line alone refuses them in one line."""
+    from app.launch import main as program
+
+    opened, commands = [], []
     monkeypatch.setattr("app.main.main", lambda argv: opened.append(argv) or 0)
+    monkeypatch.setattr("core.cli.commands.main", lambda argv: commands.append(argv) or 0)
     image = tmp_path / "scan"  # an existing file without extension (a DICOM, say)
     image.write_bytes(b"x")
-    for argv in ([str(image)], ["missing.png"], [str(tmp_path / "sub" / "x")]):
-        assert main(argv) == 0
-    assert len(opened) == 3
+    for argv in ([str(image)], ["missing.png"], [str(tmp_path / "sub" / "x")], [], ["--smoke-test"]):
+        assert program(argv) == 0
+    assert len(opened) == 5 and commands == []
+    for argv in (["models"], ["--help"], ["simulat-review"]):
+        assert program(argv) == 0
+    assert commands == [["models"], ["--help"], ["simulat-review"]]
+
+
+def test_the_command_line_alone_does_not_start_the_app(tmp_path, capsys):
+    image = tmp_path / "scan.png"
+    image.write_bytes(b"x")
+    assert main([str(image)]) == 2
+    assert "no command given" in capsys.readouterr().err
 
 
 def test_help_lists_every_command(capsys):

@@ -18,7 +18,7 @@ import torch
 from core.learning import ModelRegistry
 from core.project import Project
 from core.training import distributed
-from core.training.devices import Autocast, DeviceError, autocast_dtype, precision_name
+from core.devices import Autocast, DeviceError, autocast_dtype, precision_name
 from core.training.distributed import Ranks
 from core.training.loop import TrainConfig, run_training
 from project_support import reviewed_ceph_project, trainer_env

@@ -185,7 +185,7 @@ def test_cli_lists_every_configuration_without_importing_torch():
     import subprocess
     import sys
 
-    from core.cli_experiment import CONFIGURATION_NAMES
+    from core.cli.experiment import CONFIGURATION_NAMES
     from core.experiments import CONFIGURATIONS
 
     assert CONFIGURATION_NAMES == tuple(CONFIGURATIONS)

@@ -1,7 +1,7 @@
 """The patch stage at a physical scale (docs/adr/0006-physical-fine-grid.md).
 
 A unit with another detector pitch stores the same skull in more or fewer pixels. The patch
-network learned anatomy at one size; ``samplers.fine_grid`` resamples every image's fine grid to
+network learned anatomy at one size; ``geometry.fine_grid`` resamples every image's fine grid to
 that size when the image's spacing is known, in training and inference alike.
 """
 
@@ -16,7 +16,8 @@ from core.card_checks import CardError, check_card
 from core.inference import Predictor
 from core.modelfile import read_card, resolve_model
 from core.training.datasets import Sample, load_dataset
-from core.training.samplers import MAX_PHYSICAL_RESCALE, cache_images, fine_grid, physical_fine_mm
+from core.geometry import MAX_PHYSICAL_RESCALE, fine_grid
+from core.training.samplers import cache_images, physical_fine_mm
 
 
 def test_fine_grid_is_relative_without_a_spacing_or_a_physical_model() -> None:

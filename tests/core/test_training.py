@@ -19,7 +19,7 @@ from core.models import LandmarkNet, LandmarkNetConfig
 from core.schema import load_schema
 from core.training.augment import NO_AUGMENT
 from core.training.datasets import DatasetError, load_dataset
-from core.training.devices import DeviceError, select_device
+from core.devices import DeviceError, select_device
 from core.training.loop import TrainConfig, TrainingDiverged, run_training
 from core.training.recipes import Recipe
 from core.training.samplers import cache_images

@@ -10,37 +10,22 @@
     anatomark models --project P [--json]
     anatomark adopt --project P VERSION|--model NAME [--force]
 
-``core.cli.main`` sends ``project``, ``adopt`` and ``predict``/``train``/``models``
+``core.cli.commands`` sends ``project``, ``adopt`` and ``predict``/``train``/``models``
 with ``--project`` here. Expected failures: one line on stderr, exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
 
-EXIT_USAGE = 2
-
-
-def _print_json(obj: object) -> None:
-    print(json.dumps(obj, allow_nan=False), flush=True)
+from core.cli.common import EXIT_USAGE, open_project, override, print_json
 
 
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
-
-
-def _open(path: str):
-    from core.project import Project, ProjectError
-
-    project = Project.open(path)
-    if project.read_only:
-        project.close()
-        raise ProjectError(f"{path}: {project.read_only_reason}; close it there first")
-    return project
 
 
 def cmd_project_new(args: argparse.Namespace) -> int:
@@ -54,9 +39,9 @@ def cmd_project_new(args: argparse.Namespace) -> int:
 def cmd_project_add(args: argparse.Namespace) -> int:
     if bool(args.images) == bool(args.dicomweb):
         raise ValueError("project add takes image files, or --dicomweb URL --study UID (one of the two)")
-    with _open(args.project) as project:
-        if args.dicomweb:  # a study from a PACS: core.cli_dicomweb
-            from core.cli_dicomweb import cmd_project_add_dicomweb
+    with open_project(args.project) as project:
+        if args.dicomweb:  # a study from a PACS: core.cli.dicomweb
+            from core.cli.dicomweb import cmd_project_add_dicomweb
 
             return cmd_project_add_dicomweb(args, project)
         for image in args.images:
@@ -73,21 +58,21 @@ def cmd_project_import(args: argparse.Namespace) -> int:
     from core.project.records import utc_now
     from core.training.datasets import load_dataset
 
-    if args.file:  # landmarks from an exchange file: core.cli_exchange
-        from core.cli_exchange import cmd_project_import_file
+    if args.file:  # landmarks from an exchange file: core.cli.exchange
+        from core.cli.exchange import cmd_project_import_file
 
         return cmd_project_import_file(args)
     if args.format:  # a data set folder in an exchange format: core.exchange.dataset
         from core.exchange.dataset import import_dataset
 
-        with _open(args.project) as project:
+        with open_project(args.project) as project:
             before = len(project.images)
             result = import_dataset(project, args.dataset, args.format,
                                     state="file" if args.keep_states else args.state)
             project.save()
             print(f"{len(project.images) - before} image(s) added from {args.dataset} ({args.format}); {result.summary()}")
         return 0
-    with _open(args.project) as project:
+    with open_project(args.project) as project:
         dataset = load_dataset(args.dataset, args.split, schema=None)
         if dataset.schema.landmarks != project.schema.landmarks:
             raise ValueError(f"{args.dataset}: landmarks of schema {dataset.schema.name!r}, "
@@ -123,7 +108,7 @@ def cmd_project_recover(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from core.learning import repredict
 
-    with _open(args.project) as project:
+    with open_project(args.project) as project:
         done = repredict(project, all_images=args.all, device=args.device)
         print(f"{done} image(s) predicted")
     return 0
@@ -143,7 +128,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_project(args: argparse.Namespace) -> int:
-    from core.cli import _override
     from core.learning import RetrainSettings, retrain
     from core.training import distributed
     from core.training.loop import TrainingCancelled, TrainingDiverged
@@ -151,14 +135,14 @@ def _train_project(args: argparse.Namespace) -> int:
     stages = ("global", "patch") if args.stage == "all" else (args.stage,)
     settings = RetrainSettings(start=args.start, epochs=args.epochs, max_minutes=args.max_minutes, device=args.device,
                                stages=stages)
-    settings = _override(settings, args.set, {"lr", "alpha", "batch_size", "seed"})
+    settings = override(settings, args.set, {"lr", "alpha", "batch_size", "seed"})
     main_rank = distributed.current().is_main  # the others train their shards and print nothing
     cancel = threading.Event()
 
     def progress(event: dict) -> None:
         if args.json:
             if event["event"] != "evaluate":
-                _print_json(event)
+                print_json(event)
         elif event["event"] == "start":
             what = "resuming the interrupted training" if event.get("resumed") else "training"
             print(f"{what} on {event['device']} ({event['reason']}; {event['precision']}): {event['n_train']} images, "
@@ -183,7 +167,7 @@ def _train_project(args: argparse.Namespace) -> int:
         return 130
     except TrainingDiverged as exc:
         if args.json and main_rank:
-            _print_json({"event": "diverged", "message": " ".join(str(exc).split())})
+            print_json({"event": "diverged", "message": " ".join(str(exc).split())})
         raise  # one line on stderr, exit status 2
     finally:
         if previous is not None:
@@ -191,7 +175,7 @@ def _train_project(args: argparse.Namespace) -> int:
     if not main_rank:
         return 0
     if args.json:
-        _print_json({"event": "done", "version": result.version, "model_path": str(result.model_path),
+        print_json({"event": "done", "version": result.version, "model_path": str(result.model_path),
                      "parent": result.parent, "before": _brief(result.before), "after": _brief(result.after),
                      "worse_images": result.worse, "adoptable": result.adoptable, "seconds": round(result.seconds, 1),
                      "validation": result.validation, "verdict": result.verdict})
@@ -213,7 +197,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     with Project.open(args.project, read_only=True) as project:
         rows = version_rows(project)
     if args.json:
-        _print_json(rows)
+        print_json(rows)
         return 0
     for r in rows:
         mre = f"val MRE {r['val_mre_px']:.2f} px" if r["val_mre_px"] is not None else ""
@@ -229,7 +213,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
     if bool(args.version) == bool(args.model):
         raise ValueError("adopt needs a VERSION or --model NAME (a bundled model or model file of the project's schema)")
-    with _open(args.project) as project:
+    with open_project(args.project) as project:
         version = args.version
         if args.model:
             from core.learning import ModelRegistry
@@ -237,7 +221,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
             version = ModelRegistry(project.path, project.schema.name).import_model(args.model)
         result = adopt(project, version, force=args.force, device=args.device)
     if args.json:
-        _print_json(result)
+        print_json(result)
         return 0
     print(f"{result['version']} adopted (was {result['previous']}); {result['repredicted']} image(s) re-predicted")
     if result.get("verdict"):
@@ -260,7 +244,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         n.add_argument("project")
         n.add_argument("--schema", required=True)
         n.set_defaults(func=cmd_project_new)
-        from core.cli_dicomweb import add_project_parsers, add_server_arguments
+        from core.cli.dicomweb import add_project_parsers, add_server_arguments
 
         a = pp.add_parser("add", help="add images (no landmarks yet), from files or from a PACS")
         a.add_argument("project")
@@ -276,7 +260,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         source = i.add_mutually_exclusive_group(required=True)
         source.add_argument("--dataset", help="a dataset folder: its images and ground truth (the ../shared/data layout, "
                             "or with --format the images beside COCO/CSV/labelme/ISBI annotations)")
-        source.add_argument("--file", help="landmarks for the project's images from a file (core.cli_exchange)")
+        source.add_argument("--file", help="landmarks for the project's images from a file (core.cli.exchange)")
         i.add_argument("--format", choices=("csv", "coco", "labelme", "isbi", "dicom-sr"), help="the --file's or the --dataset folder's format "
                        "(dicom-sr: --file only, a report or a folder of reports)")
         i.add_argument("--keep-states", action="store_true", help="--file/--format: keep the file's landmark states")

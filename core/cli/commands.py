@@ -1,7 +1,7 @@
-"""The ``anatomark`` command line, without Qt.
+"""The ``anatomark`` command line, without Qt: the subcommands, run headless.
 
-``anatomark`` with no subcommand, or with image paths, starts the desktop app;
-the subcommands run headless. Every expected failure (bad image, bad model
+``anatomark`` with no subcommand, or with image paths, starts the desktop app: the program's
+entry point (``app.launch``) decides with :func:`wants_cli`; this package never imports ``app``. Every expected failure (bad image, bad model
 file, unknown dataset…) prints one line on stderr and exits with status 2,
 never a traceback.
 """
@@ -15,33 +15,13 @@ import sys
 import threading
 from pathlib import Path
 
+from core.cli.common import EXIT_USAGE, CliError, expected_errors, override, print_json
 from core.messages import error_line
 
-EXIT_USAGE = 2
+__all__ = ["APP_FLAGS", "COMMAND_SUMMARY", "EXIT_USAGE", "SUBCOMMANDS", "CliError", "build_parser", "main", "wants_cli"]
 SUBCOMMANDS = ("predict", "evaluate", "train", "models", "project", "adopt", "export", "calibrate", "experiment", "experiment-report", "simulate-review", "pacs")
 APP_FLAGS = ("--smoke-test",)  # options of the desktop app (app.main), not of the CLI
-PROJECT_COMMANDS = ("project", "adopt")  # and predict/train/models with --project: core.cli_project
-
-
-class CliError(Exception):
-    """An error the user can act on; printed as one line."""
-
-
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from core.imaging import ImageLoadError
-    from core.modelfile import ModelFileError
-    from core.schema import SchemaError
-    from core.training.datasets import DatasetError
-    from core.training.devices import DeviceError
-    from core.project.errors import ProjectError
-    from core.training.loop import TrainingDiverged
-
-    return (CliError, ImageLoadError, ModelFileError, SchemaError, DatasetError, DeviceError, TrainingDiverged, ProjectError,
-            OSError, ValueError, KeyError)
-
-
-def _print_json(obj: object) -> None:
-    print(json.dumps(obj, indent=None, allow_nan=False))
+PROJECT_COMMANDS = ("project", "adopt")  # and predict/train/models with --project: core.cli.project
 
 
 def spacing_argument(text: str) -> tuple[float, float]:
@@ -95,7 +75,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             for lm in record["landmarks"]:
                 print(f"  {lm['name']:<18} x={lm['x']:9.2f}  y={lm['y']:9.2f}  confidence={lm['confidence']:.2f}")
     if args.json:
-        _print_json(results if len(args.images) > 1 else (results[0] if results else []))
+        print_json(results if len(args.images) > 1 else (results[0] if results else []))
     return EXIT_USAGE if failed else 0
 
 
@@ -128,7 +108,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         headline = {f"{key} MRE": f"{summary['mre_mm']:.2f} mm" if summary["mre_mm"] is not None else f"{summary['mre_px']:.2f} px"}
         record_metrics(resolve_model(args.model), key, summary, headline)
     if args.json:
-        _print_json(summary)
+        print_json(summary)
         return 0
     print(f"model {summary['model']} on {dataset.root} split {args.split or 'all'}: {summary['n_images']} images")
     mm = f", MRE {summary['mre_mm']:.2f} mm" if summary["mre_mm"] is not None else ""
@@ -154,7 +134,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     cards = list_models()
     if args.json:
-        _print_json([{k: v for k, v in c.items() if k not in ("training",)} for c in cards])
+        print_json([{k: v for k, v in c.items() if k not in ("training",)} for c in cards])
         return 0
     for card in cards:
         if "error" in card:
@@ -166,43 +146,6 @@ def cmd_models(args: argparse.Namespace) -> int:
         if summary:
             print(f"{'':<10} {summary}")
     return 0
-
-
-def _override(config, assignments: list[str], keys: set[str] | None = None):
-    """Apply ``key=value`` overrides (numbers) to a dataclass (TrainConfig, RetrainSettings);
-    ``outer.inner=value`` reaches a nested dataclass field (``augment.rotation_deg=5``); keys
-    outside ``keys`` (default: every number field, nested ones included) are an error."""
-    from dataclasses import fields, is_dataclass, replace
-
-    def numbers(obj, prefix: str = "") -> set[str]:
-        found = set()
-        for f in fields(obj):
-            value = getattr(obj, f.name)
-            if is_dataclass(value):
-                found |= numbers(value, f"{prefix}{f.name}.")
-            elif isinstance(value, (int, float)) or value is None:
-                found.add(prefix + f.name)
-        return found
-
-    def assign(obj, path: list[str], value: float):
-        head, *rest = path
-        if rest:
-            return replace(obj, **{head: assign(getattr(obj, head), rest, value)})
-        current = getattr(obj, head)
-        whole = isinstance(current, int) or (current is None and value.is_integer())
-        return replace(obj, **{head: int(value) if whole else value})
-
-    known = keys or numbers(config)
-    for item in assignments or []:
-        key, _, value = item.partition("=")
-        if key not in known or not value:
-            raise CliError(f"--set {item!r}: expected KEY=NUMBER with KEY one of {', '.join(sorted(known))}")
-        try:
-            number = float(value)
-        except ValueError as exc:
-            raise CliError(f"--set {item!r}: {value!r} is not a number") from exc
-        config = assign(config, key.split("."), number)
-    return config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -254,7 +197,7 @@ def _train_recipe(args: argparse.Namespace) -> int:
             config = replace(config, epochs=args.epochs)
         if args.max_minutes:
             config = replace(config, max_minutes=args.max_minutes)
-        config = _override(config, args.set)
+        config = override(config, args.set)
         init = Path(args.init_from) if args.init_from else None
         try:
             train_stage(recipe, stage, Path(args.dataset), work, args.split, val_split, args.device, config, report, cancel, init)
@@ -278,7 +221,7 @@ def _train_recipe(args: argparse.Namespace) -> int:
         stage = "patch" if global_from is not None else "global"
         raise CliError(f"{work}: no trained {stage} stage there ({Path(exc.filename).name} missing)") from exc
     if args.json:
-        _print_json({"event": "done", "model_path": str(out)})
+        print_json({"event": "done", "model_path": str(out)})
     else:
         print(f"model written to {out}")
     return 0
@@ -362,10 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list bundled models")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_models)
-    from core.cli_experiment import add_parsers as add_experiment_parsers
+    from core.cli.experiment import add_parsers as add_experiment_parsers
 
     add_experiment_parsers(sub)  # experiment, experiment-report (core.experiments)
-    from core.cli_effort import add_parsers as add_effort_parsers
+    from core.cli.effort import add_parsers as add_effort_parsers
 
     add_effort_parsers(sub)  # simulate-review (core.effort)
     return parser
@@ -384,41 +327,50 @@ def _mistyped_command(word: str) -> str | None:
     return f"anatomark: unknown command '{word}' (and no such file); {hint}commands: {', '.join(SUBCOMMANDS)}"
 
 
+def wants_cli(argv: list[str]) -> bool:
+    """Whether the ``anatomark`` program should run the command line for these arguments (a
+    subcommand, an option, or a mistyped command, which gets its one-line error) rather than the
+    desktop app (no argument, image or project files, the app's own flags). The program's entry
+    point (``app.launch``) asks this before importing either side."""
+    if not argv or argv[0] in APP_FLAGS:
+        return False
+    return argv[0] in SUBCOMMANDS or argv[0].startswith("-") or _mistyped_command(argv[0]) is not None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; expected failures print one line and return 2. Without a command (the
+    app's arguments) it prints the help: the app starts from ``app.launch``, which core never imports."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and (message := _mistyped_command(argv[0])):
         print(message, file=sys.stderr)
         return EXIT_USAGE
-    if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")) or argv[0] in APP_FLAGS:
-        from app.main import main as app_main
+    if not wants_cli(argv):
+        build_parser().print_help(sys.stderr)
+        print("anatomark: no command given; the desktop app starts from the anatomark program "
+              "(python -m app)", file=sys.stderr)
+        return EXIT_USAGE
+    if argv[0] == "calibrate":  # core.cli.calibrate: anatomark calibrate --model M --dataset D --split S --out M2
+        from core.cli.calibrate import main as calibrate_main
 
-        return app_main(argv)
-    if argv[0] == "calibrate":  # core.cli_calibrate: anatomark calibrate --model M --dataset D --split S --out M2
-        from core.cli_calibrate import main as calibrate_main
+        return calibrate_main(argv, expected_errors())
+    if argv[0] == "pacs":  # core.cli.dicomweb: anatomark pacs search --dicomweb URL …
+        from core.cli.dicomweb import main as dicomweb_main
 
-        return calibrate_main(argv, _expected_errors())
-    if argv[0] == "pacs":  # core.cli_dicomweb: anatomark pacs search --dicomweb URL …
-        from core.cli_dicomweb import main as dicomweb_main
+        return dicomweb_main(argv, expected_errors())
+    if argv[0] == "export":  # core.cli.exchange: anatomark export --project P --format F --out PATH
+        from core.cli.exchange import main as exchange_main
 
-        return dicomweb_main(argv, _expected_errors())
-    if argv[0] == "export":  # core.cli_exchange: anatomark export --project P --format F --out PATH
-        from core.cli_exchange import main as exchange_main
-
-        return exchange_main(argv, _expected_errors())
+        return exchange_main(argv, expected_errors())
     if argv[0] in PROJECT_COMMANDS or any(a == "--project" or a.startswith("--project=") for a in argv[1:]):
-        from core.cli_project import main as project_main
+        from core.cli.project import main as project_main
 
-        return project_main(argv, _expected_errors())
+        return project_main(argv, expected_errors())
     args = build_parser().parse_args(argv)
     if args.command is None:
         build_parser().print_help()
         return 0
     try:
         return args.func(args)
-    except _expected_errors() as exc:
+    except expected_errors() as exc:
         print(f"anatomark: {error_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,7 +6,7 @@
 ``--out`` is a file for csv and coco, a folder for labelme, isbi and dicom-sr.
 Exports are anonymised (images named by content id, DICOM SR patient pseudonyms)
 unless ``--include-identifiers`` opts in to source file names and patient data.
-The ``project import`` parser lives in ``core.cli_project`` (it also takes
+The ``project import`` parser lives in ``core.cli.project`` (it also takes
 ``--dataset``); it hands ``--file`` imports to :func:`cmd_project_import_file`.
 Expected failures print one line on stderr and exit with status 2.
 """
@@ -18,7 +18,7 @@ import sys
 
 from core.exchange import EXPORT_FORMATS, IMPORT_FORMATS, ExchangeError
 
-EXIT_USAGE = 2
+from core.cli.common import EXIT_USAGE
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -38,13 +38,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_project_import_file(args: argparse.Namespace) -> int:
     """``project import P --file F --format FMT``: landmarks from a file into the project's images."""
-    from core.cli_project import _open
+    from core.cli.common import open_project
     from core.exchange import import_file
 
     if not args.format:
         raise ExchangeError(f"--file needs --format ({', '.join(IMPORT_FORMATS)})")
     state = "file" if getattr(args, "keep_states", False) else args.state
-    with _open(args.project) as project:
+    with open_project(args.project) as project:
         result = import_file(project, args.file, args.format, state=state)
         project.save()
     print(result.summary())

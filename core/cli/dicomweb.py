@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_USAGE = 2
+from core.cli.common import EXIT_USAGE
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -84,12 +84,12 @@ def cmd_project_add_dicomweb(args: argparse.Namespace, project) -> int:
 
 def cmd_project_store_sr(args: argparse.Namespace) -> int:
     """``project store-sr P --dicomweb URL``: a TID 1500 report per DICOM image, stored by STOW-RS."""
-    from core.cli_project import _open
+    from core.cli.common import open_project
     from core.dicomweb import store_datasets
     from core.exchange.dicom_sr import reports
 
     server = server_from(args)
-    with _open(args.project) as project:
+    with open_project(args.project) as project:
         built, skipped = reports(project, args.include_identifiers, args.reviewed_only)
     if not built:
         raise ValueError("no DICOM image of the project has a placed landmark: no report to store")

@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_USAGE = 2
+from core.cli.common import EXIT_USAGE
 
 
 def cmd_anatomy(args: argparse.Namespace, samples: list, label: str) -> int:
