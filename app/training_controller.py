@@ -184,7 +184,7 @@ class TrainingController(QObject):
         self.panel.status.setText(f"Using {version}")
         self.window.status.showMessage(f"Adopted {version}: images are predicted again with it", 5000)
         # Every image: unreviewed landmarks take the new prediction; reviewed ones keep the user's
-        # points and the landmark table shows the new prediction's distance to them (core.agreement).
+        # points and the landmark table shows the new prediction's distance to them (core.review.agreement).
         self.window.predict_ids(doc.image_ids())
         self._refresh_versions()
         return True

@@ -177,7 +177,7 @@ def check_card(card: dict, n_landmarks: int) -> None:
 
 
 def _check_uncertainty(uncertainty, n_landmarks: int) -> None:
-    """The conformal calibration the predictor draws regions with (``core.conformal.ConformalCalibration``)."""
+    """The conformal calibration the predictor draws regions with (``core.uncertainty.conformal.ConformalCalibration``)."""
     if uncertainty is None:
         return
     if not isinstance(uncertainty, dict):

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.calibrate import Collected, coverage
-from core.conformal import heatmap_covariance
+from core.uncertainty.calibrate import Collected, coverage
+from core.uncertainty.conformal import heatmap_covariance
 from core.inference import Predictor
 from core.metrics import DEFAULT_RADII_MM, DEFAULT_RADII_PX, evaluation_summary, point_errors
 from core.training.datasets import LandmarkDataset
@@ -36,7 +36,7 @@ def evaluate_predictor(
     names a reference image size (e.g. chest results at 512×512 as in the
     paper), ``reference`` with MRE and SDR rescaled to it; when the model card
     has a conformal calibration, ``conformal`` with the regions' observed
-    coverage (:func:`core.calibrate.coverage`); when the model segments and the
+    coverage (:func:`core.uncertainty.calibrate.coverage`); when the model segments and the
     dataset has masks, ``dice`` (class name → mean Dice).
     """
     if dataset.schema.landmarks != predictor.schema.landmarks:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from core.anatomy import AnatomyFit, fit_of
-from core.conformal import ConformalCalibration, ellipse_mm, ellipses, heatmap_covariance
+from core.uncertainty.conformal import ConformalCalibration, ellipse_mm, ellipses, heatmap_covariance
 from core.heatmaps import DECODERS, confidence, decode
 from core.imaging import Radiograph, load_image
 from core.modelfile import LoadedModel, load_model, resolve_model
@@ -42,7 +42,7 @@ class Prediction:
       (semi-major, semi-minor axis in image px, angle in degrees from +x towards
       +y) around ``points``, holding the true point with probability
       ``coverage`` (= 1 − α); None when the model card has no conformal
-      calibration (``core.conformal``).
+      calibration (``core.uncertainty.conformal``).
     - ``decoder``: the decoder that produced ``points`` (``core.heatmaps.DECODERS``).
     """
 

@@ -123,7 +123,7 @@ class LoadedModel:
     def model_id(self) -> str:
         """``name@version``; a model imported into a project as a version (``ModelRegistry.import_model``)
         keeps the id of the model it copies, weights and all: predictions, provenance and the bundled
-        calibration lookup (``core.conformal.prediction_regions``) then name the same model."""
+        calibration lookup (``core.uncertainty.conformal.prediction_regions``) then name the same model."""
         imported = self.card.get("imported_from") or {}
         if imported.get("model") and imported.get("weights_sha256") == self.card.get("weights_sha256"):
             return str(imported["model"])

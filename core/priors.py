@@ -16,7 +16,7 @@ Three checks, each giving a per-landmark score and a reason a person can read:
   typical to most partners, a good one only to the misplaced one.
 
 Reference set: typical positions from other images (:meth:`ShapeReference.from_points`),
-in mm where the spacing is known. ``core.review`` chooses which images. Without one,
+in mm where the spacing is known. ``core.review.queue`` chooses which images. Without one,
 only the schema conventions (left/right, every level relation) are checked.
 Points are (x, y) image pixels or mm, y down (ADR 0001). No Qt here.
 """

@@ -1,5 +1,5 @@
 """The model's calibrated uncertainty region around each predicted point: an ellipse that holds
-the true point with the stated probability (``core.conformal``; e.g. 90 %).
+the true point with the stated probability (``core.uncertainty.conformal``; e.g. 90 %).
 
 Drawn around the model's own answer (``prediction.points``), so it stays put while a
 point is dragged: a correction that lands outside it is one the model did not expect.
@@ -18,7 +18,7 @@ from app.overlays.base import Overlay
 from app.theme import UNCERTAINTY_COLOUR
 from app.viewer.coords import points_to_item
 from app.viewer.frame import Frame
-from core.conformal import prediction_regions
+from core.uncertainty.conformal import prediction_regions
 
 #: Vertices per ellipse (the last repeats the first).
 SEGMENTS = 64

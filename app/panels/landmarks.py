@@ -2,7 +2,7 @@
 
 Error is shown when the image comes from a data set with reference positions
 (``app.ground_truth``); otherwise "—". Model is, for a point the user placed or
-accepted, how far the image's latest prediction lies from it (``core.agreement``;
+accepted, how far the image's latest prediction lies from it (``core.review.agreement``;
 after a new version is adopted every image is predicted again, so this is where the
 adopted model still disagrees with the user). While a point is dragged its row shows
 the live position. Below the table: the selected landmark's provenance (source, time,
@@ -19,7 +19,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableView, QToolButton, QVBoxLayout, QWidget
 
 from app.document import ProjectDocument
-from core.agreement import landmark_distances, landmark_distances_mm
+from core.review.agreement import landmark_distances, landmark_distances_mm
 from app.ground_truth import ground_truth
 from app.overlays.landmarks import marker_path
 from app.theme import MUTED, STATE_STYLES, confidence_colour, state_key, state_style

@@ -1,6 +1,6 @@
 """The review queue: images (and, expanded, their landmarks) ordered by how much they need a person.
 
-The order and the reasons come from ``core.review.ReviewQueue`` (heatmap spread, disagreement
+The order and the reasons come from ``core.review.queue.ReviewQueue`` (heatmap spread, disagreement
 between the model's stages, anatomical priors). The queue is rebuilt shortly after predictions
 or landmark states change (one rebuild for a burst of changes, e.g. "Predict all"). Clicking
 a row, or "Next to review" (Q), selects that image and landmark as the landmark table does.
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem,
 
 from app.document import ProjectDocument, one_line
 from app.theme import MUTED, STATE_STYLES
-from core.review import LandmarkItem, ReviewQueue
+from core.review.queue import LandmarkItem, ReviewQueue
 
 COLUMNS = ("Image / landmark", "Score", "Why")
 REBUILD_MS = 150

@@ -5,7 +5,7 @@
 
 Writes ``M2`` (.pt + .json): the same weights and checksum as ``M``, the card's
 ``uncertainty.conformal`` set from the images ``S[skip : skip + limit]``
-(``core.calibrate``). ``--out`` may be ``M`` itself. Measure the regions'
+(``core.uncertainty.calibrate``). ``--out`` may be ``M`` itself. Measure the regions'
 coverage on other images with ``anatomark evaluate --model M2 ... --skip``.
 With ``--anatomy`` it writes the card's ``anatomy`` entry instead (``core.anatomy``): the mean shape
 of the split's ground-truth landmarks (the model's *training* images) and how far the farthest of
@@ -44,7 +44,7 @@ def cmd_anatomy(args: argparse.Namespace, samples: list, label: str) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from core.calibrate import calibrate_model
+    from core.uncertainty.calibrate import calibrate_model
     from core.training.datasets import load_dataset
 
     if not 0.0 < args.alpha < 1.0:

@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_experiment_parsers(sub)  # experiment, experiment-report (core.experiments)
     from core.cli.effort import add_parsers as add_effort_parsers
 
-    add_effort_parsers(sub)  # simulate-review (core.effort)
+    add_effort_parsers(sub)  # simulate-review (core.review.effort)
     return parser
 
 

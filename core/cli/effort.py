@@ -1,4 +1,4 @@
-"""``anatomark simulate-review``: corrections per image on a data set with ground truth (core.effort).
+"""``anatomark simulate-review``: corrections per image on a data set with ground truth (core.review.effort).
 
     anatomark simulate-review --model NAME|PATH --dataset DIR --split S [--limit N] [--skip N]
                               (--tolerance-mm T | --tolerance-px T) [--retrain-every N [--retrain-minutes M]]
@@ -17,7 +17,7 @@ import sys
 
 
 def cmd_simulate_review(args: argparse.Namespace) -> int:
-    from core.effort import EffortError, PredictorReviewModel, Tolerance, simulate_review
+    from core.review.effort import EffortError, PredictorReviewModel, Tolerance, simulate_review
     from core.inference import Predictor
     from core.training.datasets import load_dataset
 
@@ -65,9 +65,9 @@ def cmd_simulate_review(args: argparse.Namespace) -> int:
 
 
 def _session(args: argparse.Namespace, predictor, samples: list, tolerance) -> int:
-    """``--retrain-every N``: the review session with periodic retraining (core.review_session)."""
+    """``--retrain-every N``: the review session with periodic retraining (core.review.session)."""
     from core.learning import RetrainSettings
-    from core.review_session import simulate_session
+    from core.review.session import simulate_session
 
     device = "cpu" if args.device == "auto" else args.device
     settings = RetrainSettings(device=device, max_minutes=args.retrain_minutes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from core.agreement import project_agreement
+from core.review.agreement import project_agreement
 from core.learning.registry import BUNDLED, ModelRegistry, RegistryError
 from core.learning.selection import is_reviewed, training_split
 from core.learning.validation import evaluate_model

@@ -164,8 +164,51 @@ def _resumed_settings(saved: dict, given: RetrainSettings) -> RetrainSettings:
     return RetrainSettings(**{**kept, "device": given.device})
 
 
+@dataclass
+class _Run:
+    """What one retraining run works with, decided before any training starts."""
+
+    schema: object  # the project's LandmarkSchema
+    registry: ModelRegistry
+    settings: RetrainSettings
+    claimed: tuple | None  # (work folder, RunRecord) of the killed run being resumed
+    current: str | None  # the project's version now (measured "before")
+    parent: str | None  # the version fine-tuned from; None: from scratch
+    reviewed: set[str]
+    train: list
+    val: list
+    validation: str  # "locked", or "training images" while the project has no locked subset
+    device: torch.device
+    reason: str
+    precision: str
+    recipe: Recipe
+    emit: Callable[[dict], None]
+    t0: float
+
+
 def _retrain(project: Project, settings: RetrainSettings, progress: Callable[[dict], None] | None,
              cancel: threading.Event | None, resume: bool) -> RetrainResult:
+    """Plan, build the networks, measure "before", train each stage, publish with the verdict.
+
+    Retraining trains the recipe's *landmark* stages (global heatmaps, then patches; the
+    ``stages`` setting) whatever the model family: a segmentation-informed model keeps its mask
+    head as the parent left it, because project corrections are points, never masks."""
+    run = _plan(project, settings, progress, resume)
+    global_net, patch_net, card = _networks(project, run)
+    names = project.schema.landmarks
+    measure = run.current and distributed.current().is_main  # rank 0 alone measures and publishes
+    before = compact(evaluate_model(run.registry.path(run.current), run.val, names, "cpu", cancel)) if measure else None
+    if cancel is not None and cancel.is_set():
+        raise TrainingCancelled("training cancelled before it started")
+    stopped, histories = _train_stages(run, global_net, patch_net, cancel)
+    seconds_training = time.monotonic() - run.t0
+    card.update(_trained_card(project, run, global_net, patch_net, stopped, histories))
+    return _publish(run, global_net, patch_net, card, before, stopped, seconds_training)
+
+
+def _plan(project: Project, settings: RetrainSettings, progress: Callable[[dict], None] | None,
+          resume: bool) -> _Run:
+    """The run's images (training, locked validation), parent, device; emits the ``start`` event."""
     ranks = distributed.current()
     emit = progress if progress is not None and ranks.is_main else (lambda event: None)
     t0 = time.monotonic()
@@ -197,70 +240,78 @@ def _retrain(project: Project, settings: RetrainSettings, progress: Callable[[di
         parent = settings.start
     device, reason = distributed.device_for_rank(settings.device)
     precision = precision_name(autocast_dtype(device))
-    recipe = _recipe(project.schema.name)
-    names = project.schema.landmarks
     emit({"event": "start", "device": str(device), "reason": reason, "precision": precision,
           "processes": ranks.world_size, "parent": parent, "current": current,
           "n_train": len(train), "n_val": len(val), "validation": validation, "settings": settings.to_dict(),
           "resumed": claimed is not None})
+    return _Run(project.schema, registry, settings, claimed, current, parent, reviewed, train, val, validation,
+                device, reason, precision, _recipe(project.schema.name), emit, t0)
 
-    if parent is not None:
-        loaded = load_model(registry.path(parent), "cpu", expected_schema=project.schema)
-        global_net, patch_net = loaded.global_net, loaded.patch_net
+
+def _networks(project: Project, run: _Run):
+    """(global net, patch net or None, the new card's inherited part): the parent's, or new ones."""
+    if run.parent is not None:
+        loaded = load_model(run.registry.path(run.parent), "cpu", expected_schema=project.schema)
         # Not inherited: the parent's measurements, and its conformal calibration ("uncertainty"),
         # which holds for the parent's errors only; the new version draws no regions until calibrated.
         dropped = ("metrics", "training", "weights_sha256", "format_version", "imported_from", "uncertainty")
-        card = {k: v for k, v in loaded.card.items() if k not in dropped}
-    else:
-        torch.manual_seed(settings.seed)
-        adjacency = project.schema.normalized_adjacency().tolist()
-        global_net = build_stage_model(recipe, "global", len(names), adjacency)
-        patch_net = build_stage_model(recipe, "patch", len(names), adjacency)
-        card = _base_card(project, recipe, global_net, patch_net)
+        return loaded.global_net, loaded.patch_net, {k: v for k, v in loaded.card.items() if k not in dropped}
+    torch.manual_seed(run.settings.seed)
+    n = len(project.schema.landmarks)
+    adjacency = project.schema.normalized_adjacency().tolist()
+    global_net = build_stage_model(run.recipe, "global", n, adjacency)
+    patch_net = build_stage_model(run.recipe, "patch", n, adjacency)
+    return global_net, patch_net, _base_card(project, run.recipe, global_net, patch_net)
 
-    measure = current and ranks.is_main  # rank 0 alone measures and publishes
-    before = compact(evaluate_model(registry.path(current), val, names, "cpu", cancel)) if measure else None
-    if cancel is not None and cancel.is_set():
-        raise TrainingCancelled("training cancelled before it started")
-    stages = [s for s in settings.stages if s == "global" or patch_net is not None]
+
+def _stage_config(run: _Run, stage: str, n_stages: int):
+    """The recipe's training settings for ``stage``, as a fine-tune (or a run from scratch) uses them."""
+    settings, parent = run.settings, run.parent
+    base = run.recipe.global_train if stage == "global" else run.recipe.patch_train
+    epochs = settings.epochs or (FINE_TUNE_EPOCHS[stage] if parent else base.epochs)
+    return replace(
+        base,
+        epochs=int(epochs),
+        lr=settings.lr or (FINE_TUNE_LR if parent else base.lr),
+        weight_decay=0.0 if parent and settings.alpha > 0 else base.weight_decay,
+        max_minutes=settings.max_minutes / n_stages if settings.max_minutes else None,
+        batch_size=settings.batch_size or (1 if run.device.type == "cpu" else 4),
+        seed=settings.seed,
+    )
+
+
+def _train_stages(run: _Run, global_net, patch_net, cancel: threading.Event | None) -> tuple[dict, dict]:
+    """Train each stage in turn (skipping stages a resumed run had finished); (stopped, histories)."""
+    stages = [s for s in run.settings.stages if s == "global" or patch_net is not None]
     fine = patch_net.config.fine_scale if patch_net is not None and "patch" in stages else None
-    if parent is None and patch_net is not None:  # a new patch stage learns at the images' physical scale
-        patch_net.config.fine_mm_per_px = physical_fine_mm(train, patch_net.config.fine_scale)
+    if run.parent is None and patch_net is not None:  # a new patch stage learns at the images' physical scale
+        patch_net.config.fine_mm_per_px = physical_fine_mm(run.train, patch_net.config.fine_scale)
     fine_mm = patch_net.config.fine_mm_per_px if patch_net is not None else None
-    items = cache_images(train, tuple(global_net.config.input_size), fine, fine_mm_per_px=fine_mm)
-    if claimed is not None:
-        work, record = claimed
-        if record.parent != parent or record.train_ids != [s.id for s in train]:
+    items = cache_images(run.train, tuple(global_net.config.input_size), fine, fine_mm_per_px=fine_mm)
+    if run.claimed is not None:
+        work, record = run.claimed
+        if record.parent != run.parent or record.train_ids != [s.id for s in run.train]:
             shutil.rmtree(work, ignore_errors=True)
             raise RegistryError("the reviewed images or the model changed since the interrupted training; "
                                 "start a new run without --resume")
     else:
-        record = RunRecord(parent, settings.to_dict(), [s.id for s in train], started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        work = start_run(registry, record)  # also removes the folders of killed runs (pid gone); a live run's stay
+        record = RunRecord(run.parent, run.settings.to_dict(), [s.id for s in run.train],
+                           started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        work = start_run(run.registry, record)  # also removes the folders of killed runs (pid gone); a live run's stay
     stopped, histories = {}, {}
     try:
         for stage in stages:
-            base = recipe.global_train if stage == "global" else recipe.patch_train
-            epochs = settings.epochs or (FINE_TUNE_EPOCHS[stage] if parent else base.epochs)
-            config = replace(
-                base,
-                epochs=int(epochs),
-                lr=settings.lr or (FINE_TUNE_LR if parent else base.lr),
-                weight_decay=0.0 if parent and settings.alpha > 0 else base.weight_decay,
-                max_minutes=settings.max_minutes / len(stages) if settings.max_minutes else None,
-                batch_size=settings.batch_size or (1 if device.type == "cpu" else 4),
-                seed=settings.seed,
-            )
+            config = _stage_config(run, stage, len(stages))
             model = global_net if stage == "global" else patch_net
             if stage == "global":
-                runner = GlobalStage(model, project.schema, items, items, config, device)
+                runner = GlobalStage(model, run.schema, items, items, config, run.device)
             else:
-                runner = PatchStage(model, items, items, config, device)
-            if parent is not None and settings.alpha > 0:
-                runner = AnchoredStage(runner, settings.alpha)
+                runner = PatchStage(model, items, items, config, run.device)
+            if run.parent is not None and run.settings.alpha > 0:
+                runner = AnchoredStage(runner, run.settings.alpha)
 
             def report(r: EpochReport, stage: str = stage) -> None:
-                emit({"event": "epoch", "stage": stage, **r.to_dict()})
+                run.emit({"event": "epoch", "stage": stage, **r.to_dict()})
 
             checkpoint = work / f"{stage}.pt"
             if stage in record.stages_done and checkpoint.exists():  # trained before the run was killed
@@ -269,7 +320,8 @@ def _retrain(project: Project, settings: RetrainSettings, progress: Callable[[di
                 stopped[stage], histories[stage] = "completed before the interruption", []
                 continue
             try:
-                result = run_training(runner, config, checkpoint, device, progress=report, cancel=cancel, resume=claimed is not None)
+                result = run_training(runner, config, checkpoint, run.device, progress=report, cancel=cancel,
+                                      resume=run.claimed is not None)
             except TrainingDiverged as exc:
                 raise TrainingDiverged(f"{exc} in the {stage} stage; nothing was published. Try a lower "
                                        f"learning rate or fewer epochs, or check the corrected points") from exc
@@ -279,15 +331,18 @@ def _retrain(project: Project, settings: RetrainSettings, progress: Callable[[di
             if checkpoint.exists():
                 model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
             model.to("cpu").eval()
-            if ranks.is_main:
+            if distributed.current().is_main:
                 finish_stage(work, record, stage)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return stopped, histories
 
-    seconds_training = time.monotonic() - t0
-    card.update({
-        "parent_version": parent,
-        "title": f"{recipe.name} retrained on {len(train)} reviewed images of {project.path.name}",
+
+def _trained_card(project: Project, run: _Run, global_net, patch_net, stopped: dict, histories: dict) -> dict:
+    """What the new version's card says of its training (before the measurements are added)."""
+    return {
+        "parent_version": run.parent,
+        "title": f"{run.recipe.name} retrained on {len(run.train)} reviewed images of {project.path.name}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "architecture": {"family": architecture_family(global_net.config, patch_net is not None),
                          "global": global_net.config.to_dict(),
@@ -296,48 +351,54 @@ def _retrain(project: Project, settings: RetrainSettings, progress: Callable[[di
         "training": {
             "project": project.path.name,  # the file name only: cards travel, folder names can name patients
             "project_id": project._attrs.get("project_id"),
-            "images": [{"id": s.id, "sha256": project.image(s.id).sha256} for s in train],
-            "validation_ids": [s.id for s in val],
-            "validation": validation,
-            "settings": settings.to_dict(),
-            "device": str(device),
-            "device_reason": reason,
-            "precision": precision,
-            "processes": ranks.world_size,
+            "images": [{"id": s.id, "sha256": project.image(s.id).sha256} for s in run.train],
+            "validation_ids": [s.id for s in run.val],
+            "validation": run.validation,
+            "settings": run.settings.to_dict(),
+            "device": str(run.device),
+            "device_reason": run.reason,
+            "precision": run.precision,
+            "processes": distributed.current().world_size,
             "threads": torch.get_num_threads(),
             "stopped": stopped,
             "history": histories,
         },
         "metrics": {},
-    })
+    }
+
+
+def _publish(run: _Run, global_net, patch_net, card: dict, before: dict | None, stopped: dict,
+             seconds_training: float) -> RetrainResult:
+    """Publish the version (rank 0) with its after-measurement and verdict in the card; every rank
+    returns rank 0's result."""
     outcome: dict = {}
 
     def evaluate(version: str, tmp_model: Path) -> None:
-        emit({"event": "evaluate", "version": version, "n_val": len(val)})
-        after = compact(evaluate_model(tmp_model, val, names, "cpu"))
+        run.emit({"event": "evaluate", "version": version, "n_val": len(run.val)})
+        after = compact(evaluate_model(tmp_model, run.val, run.schema.landmarks, "cpu"))
         worse = worse_images(before, after) if before else []
         informative = int(after.get("n_informative") or 0)
-        more = images_to_settle(len(reviewed), len(val), informative)
+        more = images_to_settle(len(run.reviewed), len(run.val), informative)
         settle = f"correct {more} more image{'s' if more != 1 else ''} and train again (they join the validation subset)"
-        verdict = judge(before, after, on_training_images=validation != "locked", settle=settle).to_dict()
-        adoptable = verdict["adoptable"]
-        seconds = time.monotonic() - t0
+        verdict = judge(before, after, on_training_images=run.validation != "locked", settle=settle).to_dict()
+        seconds = time.monotonic() - run.t0
         tmp_card = read_card(tmp_model)
         tmp_card["training"]["seconds"] = round(seconds, 1)
         tmp_card["training"]["seconds_training"] = round(seconds_training, 1)
-        tmp_card["metrics"] = {"validation": {"before": before, "after": after, "before_version": current,
-                                             "worse_images": worse, "adoptable": adoptable, "verdict": verdict}}
+        tmp_card["metrics"] = {"validation": {"before": before, "after": after, "before_version": run.current,
+                                             "worse_images": worse, "adoptable": verdict["adoptable"],
+                                             "verdict": verdict}}
         import json
 
         atomic_write_text(tmp_model.with_suffix(".json"), json.dumps(tmp_card, indent=1) + "\n")
-        outcome.update(after=after, worse=worse, adoptable=adoptable, seconds=seconds, verdict=verdict)
+        outcome.update(after=after, worse=worse, adoptable=verdict["adoptable"], seconds=seconds, verdict=verdict)
 
     result = None
-    if ranks.is_main:
-        version, model_path = registry.publish(combined_state_dict(global_net, patch_net), card, evaluate)
+    if distributed.current().is_main:
+        version, model_path = run.registry.publish(combined_state_dict(global_net, patch_net), card, evaluate)
         result = RetrainResult(
-            version=version, model_path=model_path, parent=parent, before=before or {}, after=outcome["after"],
-            adoptable=outcome["adoptable"], worse=outcome["worse"], device=str(device), device_reason=reason,
-            seconds=outcome["seconds"], stopped=stopped, validation=validation, verdict=outcome["verdict"],
+            version=version, model_path=model_path, parent=run.parent, before=before or {}, after=outcome["after"],
+            adoptable=outcome["adoptable"], worse=outcome["worse"], device=str(run.device), device_reason=run.reason,
+            seconds=outcome["seconds"], stopped=stopped, validation=run.validation, verdict=outcome["verdict"],
         )
     return distributed.main_result(result)

@@ -3,7 +3,7 @@
 The bundled 90 % regions are calibrated on the training site's held-out images; on another
 site the model errs more and they hold the truth far less often. A project knows better: every
 reviewed point is a calibration point for the model that predicted it (split conformal,
-``core.conformal``, with the project's reviewed images as the calibration set).
+``core.uncertainty.conformal``, with the project's reviewed images as the calibration set).
 
 - A point a person **moved or placed** is the truth: its score is the Mahalanobis length of the
   model's error under the heatmap covariance stored with the prediction.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.conformal import ConformalCalibration, conformal_quantile, nonconformity
+from core.uncertainty.conformal import ConformalCalibration, conformal_quantile, nonconformity
 from core.learning.selection import accepted_points, is_reviewed, review_points
 from core.learning.validation import accept_radius_px
 

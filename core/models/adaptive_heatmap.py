@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from core.models.sc_loss import heatmap_l2
+from core.losses.spatial_configuration import heatmap_l2
 
 __all__ = ["AdaptiveGaussian", "adaptive_heatmap_loss", "SIGMA_ALPHA"]
 

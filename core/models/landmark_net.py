@@ -37,7 +37,7 @@ class LandmarkNetConfig:
     # terms made the heatmaps ≈1.5 px worse than the ablation's (model README).
     refiner_detach: bool = False
     adjacency: list[list[float]] = field(default_factory=list)  # normalised Â, K×K
-    # Training targets (core.training.heatmap_losses): "gaussian", "laplace" or
+    # Training targets (core.losses.heatmap): "gaussian", "laplace" or
     # "adaptive", whose learned σ and rotation (``target_generator``) are saved
     # with the weights; ``heatmap_sigma`` is their initial σ, ``heatmap_gamma`` their γ.
     heatmap: str = "gaussian"

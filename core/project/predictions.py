@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.conformal import heatmap_covariance
+from core.uncertainty.conformal import heatmap_covariance
 from core.project.records import CachedPrediction
 
 __all__ = ["PredictionCache", "StoredPrediction", "decode_heatmaps", "encode_heatmaps"]
@@ -85,7 +85,7 @@ class StoredPrediction:
     heatmaps: np.ndarray | None = None
     masks: np.ndarray | None = None
     on_disk: bool = False
-    # (K, 2, 2) image px² covariance of each heatmap (core.conformal.heatmap_covariance): what the
+    # (K, 2, 2) image px² covariance of each heatmap (core.uncertainty.conformal.heatmap_covariance): what the
     # review queue needs from the heatmaps, kept small so that opening a project reads no heatmaps.
     # None only for entries of files written before it was stored, until first computed.
     covariance: np.ndarray | None = None

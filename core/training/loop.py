@@ -55,7 +55,7 @@ class TrainConfig:
     jitter: float = 8.0  # patch stage: centre jitter σ, fine pixels
     landmarks_per_step: int | None = None  # patch stage: landmarks sampled per image (None = all)
     batch_size: int = 1  # images per step: 1 is cheapest per image on a CPU; a GPU wants more
-    # Global stage's heatmap loss (core.training.heatmap_losses): "ce", "l2" or "sc".
+    # Global stage's heatmap loss (core.losses.heatmap): "ce", "l2" or "sc".
     loss: str = "ce"
     sc_gamma: float = 1e-4  # γ of the spatial-configuration term (DESIGN.md 2.2)
     sc_beta: float = 10.0  # β of its softmax
@@ -145,6 +145,54 @@ def _epoch_order(rng: np.random.Generator, n_items: int, epoch: int, seed: int) 
     return [int(k) for k in rng.permutation(n_items)]
 
 
+def _train_epoch(stage: Stage, optimizer, scaler, order, rng, epoch: int, steps_per_epoch: int, total_steps: int,
+                 config: TrainConfig, cancel: threading.Event | None) -> tuple[list[float], float, bool]:
+    """One epoch's steps: (their losses, the last learning rate, whether training was cancelled).
+    TrainingDiverged when a loss is not finite (on any rank: every rank stops together)."""
+    batch = max(1, int(config.batch_size))
+    model = stage.model
+    losses: list[float] = []
+    lr = config.lr
+    for i in range(steps_per_epoch):
+        frac = (epoch * steps_per_epoch + i) / max(1, total_steps)
+        lr = warmup_cosine(frac, config.warmup, config.lr * 0.05, config.lr, config.lr * 0.01)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = stage.step(order[i * batch : (i + 1) * batch], rng, frac)
+        # Every rank stops together: one rank leaving alone would hang the others.
+        diverged, cancelled = distributed.agree(not bool(torch.isfinite(loss)), cancel is not None and cancel.is_set())
+        if diverged:
+            value = float(loss.detach())
+            what = f"loss is {value}" if not math.isfinite(value) else "loss is not finite in another process"
+            raise TrainingDiverged(f"training diverged at epoch {epoch + 1}: {what}")
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            optimizer.step()
+        losses.append(float(loss.detach()))
+        if cancelled:
+            return losses, lr, True
+    return losses, lr, False
+
+
+def _epochs_within_budget(config: TrainConfig, start_epoch: int, done: int, elapsed: float,
+                          first_epoch_seconds: float) -> int:
+    """The epochs that fit ``config.max_minutes``: the learning rate and σ then anneal fully instead
+    of being cut off mid-cosine when time runs out. Planned after epoch 1, then again after epoch 3
+    from the steady epochs 2–3 (the first pays for kernel selection and caches on a GPU)."""
+    per_epoch = elapsed if done == 1 else (elapsed - first_epoch_seconds) / 2.0
+    budget = config.max_minutes * 60.0 - (0.0 if done == 1 else elapsed)
+    fits = start_epoch + done + max(0, int(budget / max(per_epoch, 1e-6))) - (1 if done == 1 else 0)
+    return max(start_epoch + done, min(config.epochs, fits))
+
+
 def run_training(
     stage: Stage,
     config: TrainConfig,
@@ -181,41 +229,17 @@ def run_training(
     started = time.monotonic()
     stopped = "completed"
     epoch = start_epoch
+    first_epoch_seconds = 0.0
     try:
         while epoch < planned:
             epoch_start = time.monotonic()
             rng = _rng_for_epoch(config.seed, epoch, ranks.rank)
             model.train()
-            losses = []
             order = _epoch_order(rng, stage.n_items(), epoch, config.seed)
-            for i in range(steps_per_epoch):
-                frac = (epoch * steps_per_epoch + i) / max(1, total_steps)
-                lr = warmup_cosine(frac, config.warmup, config.lr * 0.05, config.lr, config.lr * 0.01)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                loss = stage.step(order[i * batch : (i + 1) * batch], rng, frac)
-                # Every rank stops together: one rank leaving alone would hang the others.
-                diverged, cancelled = distributed.agree(not bool(torch.isfinite(loss)), cancel is not None and cancel.is_set())
-                if diverged:
-                    value = float(loss.detach())
-                    what = f"loss is {value}" if not math.isfinite(value) else "loss is not finite in another process"
-                    raise TrainingDiverged(f"training diverged at epoch {epoch + 1}: {what}")
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-                    optimizer.step()
-                losses.append(float(loss.detach()))
-                if cancelled:
-                    stopped = "cancelled"
-                    break
-            if stopped == "cancelled":
+            losses, lr, cancelled = _train_epoch(stage, optimizer, scaler, order, rng, epoch, steps_per_epoch,
+                                                 total_steps, config, cancel)
+            if cancelled:
+                stopped = "cancelled"
                 break
             model.eval()
             val = math.nan
@@ -233,14 +257,7 @@ def run_training(
                     atomic_torch_save(checkpoint, {k: v.detach().cpu() for k, v in model.state_dict().items()})
             done = epoch + 1 - start_epoch
             if config.max_minutes is not None and done in (1, 3):
-                # Fit the schedule to the budget: the learning rate and σ then anneal
-                # fully instead of being cut off mid-cosine when time runs out. Planned
-                # after epoch 1, then again after epoch 3 from the steady epochs 2–3
-                # (the first pays for kernel selection and caches on a GPU).
-                per_epoch = elapsed if done == 1 else (elapsed - first_epoch_seconds) / 2.0
-                budget = config.max_minutes * 60.0 - (0.0 if done == 1 else elapsed)
-                fits = start_epoch + done + max(0, int(budget / max(per_epoch, 1e-6))) - (1 if done == 1 else 0)
-                planned = max(start_epoch + done, min(config.epochs, fits))
+                planned = _epochs_within_budget(config, start_epoch, done, elapsed, first_epoch_seconds)
                 total_steps = planned * steps_per_epoch
             if done == 1:
                 first_epoch_seconds = elapsed

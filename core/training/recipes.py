@@ -38,7 +38,7 @@ class Recipe:
     # {"classes": [...]} for "segnet" or FARNetConfig fields for "farnet".
     model: str = "unet"
     model_options: dict = field(default_factory=dict)
-    heatmap: str = "gaussian"  # global stage's targets: gaussian, laplace or adaptive (core.training.heatmap_losses)
+    heatmap: str = "gaussian"  # global stage's targets: gaussian, laplace or adaptive (core.losses.heatmap)
     temperature: float = 1.0  # global soft-argmax temperature on the logits (regression heatmaps peak at ~1: use ~0.05)
     inference: dict = field(default_factory=lambda: {"patch_decoder": "soft_argmax", "confidence_radius": 3.0, "patch_iterations": 2})
     evaluation: dict = field(default_factory=dict)  # radii and reference scale for reports (model card)

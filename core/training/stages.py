@@ -15,11 +15,11 @@ import numpy as np
 import torch
 
 from core.heatmaps import soft_argmax, target_distribution
-from core.losses import coordinate_l1, heatmap_cross_entropy, order_loss, symmetry_loss
+from core.losses.structure import coordinate_l1, heatmap_cross_entropy, order_loss, symmetry_loss
 from core.models import LandmarkNet, PatchNet
 from core.schema import LandmarkSchema
 from core.geometry import apply_affine
-from core.training.heatmap_losses import heatmap_terms
+from core.losses.heatmap import heatmap_terms
 from core.training.loop import TrainConfig
 from core.geometry import from_scaled
 from core.training.samplers import CachedImage, global_batch, patch_batch

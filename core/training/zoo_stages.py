@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from core.heatmaps import gaussian_heatmaps, target_distribution
-from core.losses import coordinate_l1
-from core.losses_farnet import coarse_to_fine_ewc
-from core.losses_seg import anatomical_consistency, heatmap_kl, segmentation_loss, structure_mass
+from core.losses.structure import coordinate_l1
+from core.losses.farnet import coarse_to_fine_ewc
+from core.losses.segmentation import anatomical_consistency, heatmap_kl, segmentation_loss, structure_mass
 from core.models import FARNet, FARNetConfig, SegNet, SegNetConfig
 from core.models.densenet import load_backbone_weights
 from core.models.segnet import mask_probabilities

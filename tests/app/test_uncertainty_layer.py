@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import core.conformal as conformal
+import core.uncertainty.conformal as conformal
 from app.overlays.uncertainty import SEGMENTS, ellipse_outlines
-from core.conformal import ConformalCalibration, heatmap_covariance, nonconformity
+from core.uncertainty.conformal import ConformalCalibration, heatmap_covariance, nonconformity
 
 
 def test_ellipse_outlines_are_closed_rings_with_breaks():

@@ -2,7 +2,7 @@
 
     python3 tests/bench/bench_conformal.py [--model ceph19] [--split test1] [--alpha 0.1] [--splits 500] [--cache F.npz]
 
-Predicts every image of the split once (``core.calibrate.collect``: final points, truths and
+Predicts every image of the split once (``core.uncertainty.calibrate.collect``: final points, truths and
 heatmap covariances; ``--cache`` keeps them for a rerun), then calibrates on one half and counts
 the true points inside their regions on the other half: for the two fixed halves (first half
 calibrates, as the bundled cards do, and the reverse) and for ``--splits`` random halvings
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.calibrate import collect
-from core.conformal import calibrate, covered
+from core.uncertainty.calibrate import collect
+from core.uncertainty.conformal import calibrate, covered
 from core.inference import Predictor
 
 from bench_data import LAYOUTS, held_out  # noqa: E402  (tests/bench, the script's folder)

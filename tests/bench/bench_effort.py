@@ -3,7 +3,7 @@
     python3 tests/bench/bench_effort.py [--model ceph19|chest6|chest6-seg] [--split S] [--limit N] [--shifted] [--latency N]
 
 For the model's held-out data (ceph19: test1, chest6: val; ``bench_data.LAYOUTS``) it runs
-``core.effort.simulate_review``, the function behind ``anatomark simulate-review``, at the
+``core.review.effort.simulate_review``, the function behind ``anatomark simulate-review``, at the
 tolerance of DESIGN.md 1 (2 mm ceph, 3 mm chest), and prints corrections per image of manual
 and assisted review, their ratio (the baseline, manual review, is measured in the same run),
 the MRE after 0…5 corrections, and the mean change of the other landmarks' error per
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.effort import PredictorReviewModel, Tolerance, simulate_review
+from core.review.effort import PredictorReviewModel, Tolerance, simulate_review
 from core.imaging import load_image
 from core.inference import Predictor
 from core.repredict import Repredictor

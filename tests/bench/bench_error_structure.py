@@ -10,7 +10,7 @@ chest6: val; ``--shifted``: both as another X-ray unit would store them,
 - how much of the error an oracle shared motion removes: each image's points moved by the
   translation, or the similarity transform, that best fits *all* its true points;
 - the strongest correlations between landmarks' errors on the scored split;
-- corrections per image (``core.effort``, 2 mm ceph / 3 mm chest) when re-prediction moves
+- corrections per image (``core.review.effort``, 2 mm ceph / 3 mm chest) when re-prediction moves
   the free landmarks by the Gaussian conditional of the errors given the pinned ones
   (E[e_u | e_p] = Σ_up Σ_pp⁻¹ e_p, errors scaled by the shape's size), with Σ fitted on the
   fitting split, keeping all couplings or only those with |correlation| ≥ 0.5, against
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.effort import Tolerance, review_image
+from core.review.effort import Tolerance, review_image
 from core.inference import Predictor
 from core.training.datasets import Sample, load_dataset
 

@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 from core.project import Project
-from core.review import ReviewQueue
+from core.review.queue import ReviewQueue
 
 
 class FakePrediction:

@@ -4,7 +4,7 @@
 
 Predicts the model's held-out split (ceph19: test1; ``--shifted``: as another X-ray unit would
 store it, ``acquisition_shift.py``). The first ``--n`` images are reviewed by the careful reviewer
-of ``core.effort`` in a scratch project, exactly as the app stores a review (landmarks beyond the
+of ``core.review.effort`` in a scratch project, exactly as the app stores a review (landmarks beyond the
 tolerance moved to the truth, the others accepted, the image signed off); then
 ``core.learning.recalibration.project_calibration`` calibrates the regions on them. Prints the
 share of true points inside their regions on the *other* images with the bundled calibration and
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.conformal import covered, ellipses, heatmap_covariance
-from core.effort import Tolerance, review_image
+from core.uncertainty.conformal import covered, ellipses, heatmap_covariance
+from core.review.effort import Tolerance, review_image
 from core.inference import Predictor
 from core.learning.recalibration import project_calibration
 from core.learning.selection import add_sample_image
@@ -92,13 +92,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def queue_order(points, truth, covs, confidence, quantiles) -> None:
     """Does the review queue find the worst points sooner with the project's calibration? The queue's
-    confidence and spread signals (core.review.WEIGHTS; the priors alike in both rows and left out),
-    with the spread as is and scaled by each landmark's project quantile (``core.review``'s
+    confidence and spread signals (core.review.queue.WEIGHTS; the priors alike in both rows and left out),
+    with the spread as is and scaled by each landmark's project quantile (``core.review.queue``'s
     calibrated spread); the share of the other images' worst 10 % of points (true error) that the
     top 10 % of the queue holds (bench_review.found; a random order finds 10 %)."""
     from bench_review import found  # noqa: E402  (tests/bench)
 
-    from core.review import WEIGHTS, covariance_spread, score_signals
+    from core.review.queue import WEIGHTS, covariance_spread, score_signals
 
     error = np.linalg.norm(points - truth, axis=-1)
     known = np.isfinite(error)

@@ -4,11 +4,11 @@
 
 Predicts ceph test1 (150 images, bundled ceph19) and chest_jsrt val (40 images, bundled
 chest6) once (cached in DIR, default a temp folder) and scores every predicted point with
-``core.review``'s signals. For points: the share of the worst 10 % of points (by true
+``core.review.queue``'s signals. For points: the share of the worst 10 % of points (by true
 error against the ground truth, in mm) that the queue's top 10 % contains; for images
 (score = the largest of its points', true error = its largest point error, and its mean
 error): the same. A random order finds 10 % on average. Each signal alone, the combined
-score with ``core.review.WEIGHTS``, and a small grid of weights are reported.
+score with ``core.review.queue.WEIGHTS``, and a small grid of weights are reported.
 
 Weights are *chosen on ceph test1* (the grid) and *checked on chest val*, which plays no
 part in the choice. Typical distances for the priors come from the split's training
@@ -32,7 +32,7 @@ from review_cache import DEFAULT_CACHE, SplitPredictions, predict_split  # noqa:
 
 from core.priors import ShapeReference, check_priors  # noqa: E402
 from core.resources import shared_data_dir  # noqa: E402
-from core.review import SIGNALS, WEIGHTS, heatmap_spread, score_signals, stage_disagreement  # noqa: E402
+from core.review.queue import SIGNALS, WEIGHTS, heatmap_spread, score_signals, stage_disagreement  # noqa: E402
 from core.schema import load_schema  # noqa: E402
 from core.training.datasets import load_dataset  # noqa: E402
 
@@ -51,7 +51,7 @@ def found(score: np.ndarray, error: np.ndarray, top: float = SHARE, worst: float
 
 
 def signals(schema, p: SplitPredictions, reference: ShapeReference | None) -> dict[str, np.ndarray]:
-    """Raw signals (N, K) in mm for every image of a split, as ``core.review.ReviewQueue`` makes them."""
+    """Raw signals (N, K) in mm for every image of a split, as ``core.review.queue.ReviewQueue`` makes them."""
     unc, dis, pri, broken, conf = [], [], [], [], []
     for i in range(len(p.ids)):
         sp = tuple(p.spacing[i])
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  left/right or level rule broken: {int(raw['broken'].sum())} points")
         equal = dict.fromkeys(SIGNALS, 1.0)
         print(row("combined, equal weights", rates(queue_key(raw, equal), err)))
-        print(row(f"combined, core.review.WEIGHTS {tuple(WEIGHTS.values())}", rates(queue_key(raw, WEIGHTS), err)))
+        print(row(f"combined, core.review.queue.WEIGHTS {tuple(WEIGHTS.values())}", rates(queue_key(raw, WEIGHTS), err)))
         fallback = signals(schema, p, pred_ref)
         print(row("  the same, typical distances from predictions", rates(queue_key(fallback, WEIGHTS), err)))
         key = queue_key(raw, WEIGHTS)
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             best = max(grid, key=lambda g: (g[0][0] + g[0][1]) / 2)[1]
             same = "the same as" if best == tuple(WEIGHTS.values()) else "NOT the same as"
             print(f"  grid {GRID} per signal on this set: best (mean of points and img(max)) {best}, "
-                  f"{same} core.review.WEIGHTS")
+                  f"{same} core.review.queue.WEIGHTS")
         if schema.pairs:
             n_swap, top, ranks = swap_test(schema, p, truth_ref, WEIGHTS)
             print(f"  one left/right pair swapped in {n_swap} images: {top} of them in the queue's top {n_swap} "

@@ -14,7 +14,7 @@ import torch
 from test_modelfile_and_cli import _one_thread, dataset_dir  # noqa: F401  (shared fixtures: one thread, a tiny chest6 dataset)
 
 from core.cli import main
-from core.conformal import heatmap_covariance
+from core.uncertainty.conformal import heatmap_covariance
 from core.heatmaps import argmax_points, local_soft_argmax, soft_argmax
 from core.inference import Predictor
 from core.models.adaptive_heatmap import AdaptiveGaussian, adaptive_heatmap_loss
@@ -102,7 +102,7 @@ def test_cross_entropy_with_adaptive_targets_is_refused():
         get_recipe("chest6-fancy")
     recipe = get_recipe("chest6-adaptive")
     assert recipe.heatmap == "adaptive" and recipe.global_train.loss == "l2"
-    from core.training.heatmap_losses import check_options
+    from core.losses.heatmap import check_options
 
     with pytest.raises(ValueError, match="regression loss"):
         check_options("ce", "adaptive")

@@ -13,7 +13,7 @@ import pytest
 from test_modelfile_and_cli import _one_thread, dataset_dir, model_path  # noqa: F401  (shared fixtures: a tiny two-stage model)
 
 from core.cli import main
-from core.conformal import (
+from core.uncertainty.conformal import (
     ConformalCalibration,
     calibrate,
     conformal_quantile,

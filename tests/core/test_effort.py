@@ -1,4 +1,4 @@
-"""The reviewer-effort simulator (core.effort) and ``anatomark simulate-review``."""
+"""The reviewer-effort simulator (core.review.effort) and ``anatomark simulate-review``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from core.cli import main
-from core.effort import EffortError, Tolerance, correction_curve, review_image, simulate_review
+from core.review.effort import EffortError, Tolerance, correction_curve, review_image, simulate_review
 from core.training.datasets import Sample
 
 TRUTH = np.array([[10.0, 10.0], [50.0, 10.0], [30.0, 40.0], [70.0, 60.0]])
@@ -185,7 +185,7 @@ def test_a_session_retrains_every_n_images_through_the_project_loop(tmp_path):
     """Four generated cephalograms, retraining after two: two blocks, one retrain with its verdict,
     the starting model's count on the same images, nothing left behind."""
     from core.learning import RetrainSettings
-    from core.review_session import simulate_session
+    from core.review.session import simulate_session
     from test_learning import _image, _points
 
     samples = [Sample(f"s{n}", _image(tmp_path, n), _points(n), (0.1, 0.1)) for n in range(4)]

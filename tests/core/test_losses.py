@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from core.losses import coordinate_l1, heatmap_cross_entropy, order_loss, symmetry_loss
+from core.losses.structure import coordinate_l1, heatmap_cross_entropy, order_loss, symmetry_loss
 
 NAN = float("nan")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.losses import coordinate_l1
+from core.losses.structure import coordinate_l1
 from core.models import GraphRefiner, LandmarkNet, LandmarkNetConfig, PatchNet, PatchNetConfig, UNet
 from core.schema import load_schema
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.conformal import nonconformity
+from core.uncertainty.conformal import nonconformity
 from core.learning.recalibration import ACCEPTED_REACH, MIN_IMAGES, project_calibration
 from core.learning.validation import accept_radius_px
 from core.project import Project

@@ -1,4 +1,4 @@
-"""The review queue's signals and order on hand-made predictions (core.review, core.priors)."""
+"""The review queue's signals and order on hand-made predictions (core.review.queue, core.priors)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from PIL import Image
 from core.inference import Prediction
 from core.priors import VIOLATION_Z, ShapeReference, check_priors
 from core.project import LandmarkState, Project
-from core.review import ReviewQueue, heatmap_spread, robust_z, stage_disagreement
+from core.review.queue import ReviewQueue, heatmap_spread, robust_z, stage_disagreement
 from core.schema import load_schema
 
 CHEST6 = load_schema("chest6")
@@ -174,7 +174,7 @@ def test_queue_of_a_reopened_project_reads_no_heatmaps_or_masks(tmp_path, monkey
     import h5py
 
     import core.project.project as project_module
-    from core.review import covariance_spread
+    from core.review.queue import covariance_spread
 
     path = tmp_path / "q.anatomark"
     with Project.create(path, CHEST6, user="alice") as p:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.heatmaps import DECODERS, blob_centroids, decode, laplace_heatmaps
-from core.models.sc_loss import (
+from core.losses.spatial_configuration import (
     configuration_loss,
     coordinate_maps,
     correlation_map,

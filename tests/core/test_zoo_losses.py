@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from core.losses_farnet import EWC_ALPHA, coarse_to_fine_ewc, ewc_loss
-from core.losses_seg import anatomical_consistency, heatmap_kl, segmentation_loss, soft_dice, structure_mass
+from core.losses.farnet import EWC_ALPHA, coarse_to_fine_ewc, ewc_loss
+from core.losses.segmentation import anatomical_consistency, heatmap_kl, segmentation_loss, soft_dice, structure_mass
 
 
 def test_ewc_alpha_is_the_papers():

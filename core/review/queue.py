@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.conformal import heatmap_covariance
+from core.uncertainty.conformal import heatmap_covariance
 from core.priors import ShapeReference, check_priors
 from core.project import LandmarkState
 
@@ -59,7 +59,7 @@ def heatmap_spread(heatmaps: np.ndarray, heatmap_to_image: np.ndarray,
     """(K,) RMS distance of each heatmap's distribution from its mean, image px (mm with ``spacing``).
 
     heatmaps: (K, h, w) non-negative (normalised here); heatmap_to_image: (2, 3).
-    The square root of the trace of :func:`core.conformal.heatmap_covariance`; NaN for an empty map.
+    The square root of the trace of :func:`core.uncertainty.conformal.heatmap_covariance`; NaN for an empty map.
     """
     return covariance_spread(heatmap_covariance(heatmaps, heatmap_to_image), spacing)
 

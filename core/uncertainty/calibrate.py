@@ -5,7 +5,7 @@
 The calibration images must be exchangeable with the images the regions will
 be used on, and must not have been used to train or select the model
 (e.g. ceph19: test1 images 151–225; chest6: half of val). The method is
-``core.conformal``; this module runs the model over the images and writes the
+``core.uncertainty.conformal``; this module runs the model over the images and writes the
 card (``uncertainty.conformal``) with :func:`core.modelfile.republish`, so the
 weights and their checksum are unchanged.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.conformal import ConformalCalibration, calibrate, heatmap_covariance
+from core.uncertainty.conformal import ConformalCalibration, calibrate, heatmap_covariance
 from core.inference import Predictor
 from core.modelfile import read_card, republish, resolve_model
 from core.training.datasets import LandmarkDataset
@@ -72,7 +72,7 @@ def calibrate_model(model: str | Path, dataset: LandmarkDataset, alpha: float, o
 
 def coverage(predictor: Predictor, got: Collected) -> dict | None:
     """Empirical coverage of ``predictor``'s regions on collected images (None without a calibration)."""
-    from core.conformal import covered
+    from core.uncertainty.conformal import covered
 
     if predictor.conformal is None:
         return None

@@ -2,7 +2,7 @@
 
 ``anatomark simulate-review … --retrain-every N`` walks a data set in order as a reviewer
 would. Each image is predicted by the project's current model and reviewed by the careful
-reviewer of :mod:`core.effort` (the landmarks beyond the tolerance are moved to the truth, the
+reviewer of :mod:`core.review.effort` (the landmarks beyond the tolerance are moved to the truth, the
 others are accepted as predicted); the review is stored in a scratch project exactly as the app
 stores it (a correction is ``set_point``, the image is signed off). Every N reviewed images the
 project retrains through the same code path as the app and ``anatomark train --project``
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.effort import EffortError, Tolerance, review_image
+from core.review.effort import EffortError, Tolerance, review_image
 from core.learning.selection import add_sample_image
 from core.training.datasets import Sample
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import torch
 
 from core.heatmaps import gaussian_heatmaps, laplace_heatmaps
-from core.losses import heatmap_cross_entropy
+from core.losses.structure import heatmap_cross_entropy
 from core.models.adaptive_heatmap import adaptive_heatmap_loss
-from core.models.sc_loss import configuration_loss, heatmap_l2
+from core.losses.spatial_configuration import configuration_loss, heatmap_l2
 
 LOSSES = ("ce", "l2", "sc")
 HEATMAPS = ("gaussian", "laplace", "adaptive")
