@@ -14,6 +14,7 @@ from __future__ import annotations
 from PySide6.QtGui import QUndoCommand
 
 from app.document import ProjectDocument, one_line
+from core.project.records import LandmarkState
 
 
 class _LandmarkCommand(QUndoCommand):
@@ -87,8 +88,6 @@ class MarkAbsent(_SetState):
     verb = "Mark absent"
 
     def _state(self):
-        from core.project import LandmarkState
-
         return LandmarkState.ABSENT
 
 
@@ -98,8 +97,6 @@ class AcceptLandmark(_SetState):
     verb = "Accept"
 
     def _state(self):
-        from core.project import LandmarkState
-
         return LandmarkState.VERIFIED
 
 
@@ -118,12 +115,10 @@ class VerifyImage(QUndoCommand):
         self.after: dict[str, object] = {}
         if verified:
             self.accepted = {
-                name: rec for name, rec in image.landmarks.items() if _state(rec) == "predicted"
+                name: rec for name, rec in image.landmarks.items() if rec.state is LandmarkState.PREDICTED
             }
 
     def redo(self) -> None:
-        from core.project import LandmarkState
-
         try:
             for name, before in self.accepted.items():
                 if name in self.after:
@@ -191,10 +186,6 @@ class ApplyReprediction(QUndoCommand):
             self.doc.reveal(self.image_id)
         except Exception as exc:
             self.doc.error_raised.emit(f"Undo {self.text()}: {one_line(exc)}")
-
-
-def _state(record) -> str:
-    return str(getattr(record.state, "value", record.state))
 
 
 class ImportLandmarks(QUndoCommand):

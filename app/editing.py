@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject
 
 from app import dialogs
 from app.commands import AcceptLandmark, MarkAbsent, MoveLandmark, PlaceLandmark, VerifyImage
-from app.theme import state_key
+from core.project.records import LandmarkState
 
 
 class EditController(QObject):
@@ -51,15 +51,15 @@ class EditController(QObject):
         image_id, name = self.w.doc.current_image_id, self.w.doc.current_landmark
         if image_id is None or name is None:
             return
-        state = state_key(self.w.doc.record(image_id, name).state)
+        state = LandmarkState(self.w.doc.record(image_id, name).state)
         placing = self.w.actions.place.isChecked()
         self.w.actions.place.setChecked(False)
-        if state == "missing" or (placing and state == "absent"):
+        if state is LandmarkState.MISSING or (placing and state is LandmarkState.ABSENT):
             if self.w.doc.push(PlaceLandmark(self.w.doc, image_id, name, x, y)):
                 self.w.repredict.request()
         elif placing:
             self.on_point_dropped(name, x, y)
-        elif state == "absent":
+        elif state is LandmarkState.ABSENT:
             self.w.status.showMessage(f"{name} is marked absent: press P (Place Landmark), then click, to place it", 5000)
         else:
             self.w.status.showMessage(f"{name} is placed: drag it to move it, or press P and click where it belongs", 4000)
@@ -118,16 +118,16 @@ class EditController(QObject):
         image_id, name = self.w.doc.current_image_id, self.w.doc.current_landmark
         if image_id is None or name is None:
             return None
-        return image_id, name, state_key(self.w.doc.record(image_id, name).state)
+        return image_id, name, LandmarkState(self.w.doc.record(image_id, name).state)
 
     def accept_landmark(self) -> None:
         current = self._current()
         if current is None:
             return
         image_id, name, state = current
-        if state in ("missing", "absent"):
+        if state in (LandmarkState.MISSING, LandmarkState.ABSENT):
             self.w.status.showMessage(f"{name} has no point to accept: press P and click on the image to place it", 4000)
-        elif state == "verified":
+        elif state is LandmarkState.VERIFIED:
             self.w.status.showMessage(f"{name} is already verified", 3000)
         elif self.w.doc.push(AcceptLandmark(self.w.doc, image_id, name)):
             self.w.repredict.request()
@@ -138,7 +138,7 @@ class EditController(QObject):
         if current is None:
             return
         image_id, name, state = current
-        if state == "absent":
+        if state is LandmarkState.ABSENT:
             self.w.status.showMessage(f"{name} is already absent: press P and click on the image to place it", 3000)
         else:
             self.w.doc.push(MarkAbsent(self.w.doc, image_id, name))

@@ -20,13 +20,14 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton
 
 from app.commands import ApplyReprediction
 from app.jobs import predictor_cache, track_thread
-from app.theme import PROPOSAL_COLOUR, state_key
+from app.theme import PROPOSAL_COLOUR
+from core.project.records import LandmarkState
 
 #: A neighbour that would move less than this (image px) is not proposed; the same half pixel
 #: as ``core.repredict.MOVED_PX`` (not imported here: that would load PyTorch at start-up).
 MIN_MOVE_PX = 0.5
 #: Landmarks the re-prediction pins: a person's word.
-PINNED_STATES = ("corrected", "verified")
+PINNED_STATES = (LandmarkState.CORRECTED, LandmarkState.VERIFIED)
 
 _repredictors: dict[int, object] = {}
 _lock = threading.Lock()
@@ -133,9 +134,9 @@ class RepredictController(QObject):
             return
         if image.verified or not self.doc.is_editable():
             return
-        states = {name: state_key(rec.state) for name, rec in image.landmarks.items()}
+        states = {name: LandmarkState(rec.state) for name, rec in image.landmarks.items()}
         pinned = {n: (rec.x, rec.y) for n, rec in image.landmarks.items() if states[n] in PINNED_STATES}
-        free = [n for n, s in states.items() if s == "predicted"]
+        free = [n for n, s in states.items() if s is LandmarkState.PREDICTED]
         if not pinned or not free:
             return
         prediction = self.doc.prediction(image.id)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from core.project.records import LandmarkState
+
 BACKGROUND = "#1b1d21"
 PANEL = "#23262b"
 BASE = "#15171a"
@@ -30,12 +32,12 @@ class StateStyle:
     shape: str  # "circle", "diamond", "square", "cross"
 
 
-STATE_STYLES: dict[str, StateStyle] = {
-    "predicted": StateStyle("predicted", "#ffb020", "circle"),
-    "corrected": StateStyle("corrected", "#33c7ff", "diamond"),
-    "verified": StateStyle("verified", "#3ddc84", "square"),
-    "absent": StateStyle("absent", "#9aa0a6", "cross"),
-    "missing": StateStyle("missing", "#ff5c5c", "circle"),
+STATE_STYLES: dict[LandmarkState, StateStyle] = {
+    LandmarkState.PREDICTED: StateStyle("predicted", "#ffb020", "circle"),
+    LandmarkState.CORRECTED: StateStyle("corrected", "#33c7ff", "diamond"),
+    LandmarkState.VERIFIED: StateStyle("verified", "#3ddc84", "square"),
+    LandmarkState.ABSENT: StateStyle("absent", "#9aa0a6", "cross"),
+    LandmarkState.MISSING: StateStyle("missing", "#ff5c5c", "circle"),
 }
 
 #: An image that may not show the project's anatomy (core.anatomy): the image list's warning sign.
@@ -58,13 +60,8 @@ UNCERTAINTY_COLOUR = "#c39bff"  # calibrated uncertainty ellipses (violet: apart
 MASK_COLOURS = ("#ff5a5a", "#4da3ff", "#ffd24d", "#62e07a", "#c77dff", "#ff9f43", "#2ee6d6")
 
 
-def state_key(state: object) -> str:
-    """The plain string of a ``LandmarkState`` (a str enum) or of a string."""
-    return str(getattr(state, "value", state))
-
-
-def state_style(state: object) -> StateStyle:
-    return STATE_STYLES.get(state_key(state), STATE_STYLES["missing"])
+def state_style(state: LandmarkState) -> StateStyle:
+    return STATE_STYLES.get(LandmarkState(state), STATE_STYLES[LandmarkState.MISSING])
 
 
 def confidence_colour(value: float) -> str:

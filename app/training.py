@@ -30,6 +30,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from core.frozen import cli_command
+from core.project.records import LandmarkState
 
 KILL_AFTER_MS = 4000
 
@@ -225,6 +226,6 @@ def training_set_size(project) -> tuple[int, int]:
     reviewed = 0
     for image in project.images:
         states = {str(getattr(r.state, "value", r.state)) for r in image.landmarks.values()}
-        if image.verified or (states and states <= {"corrected", "verified", "absent"}):
+        if image.verified or (states and states <= {LandmarkState.CORRECTED, LandmarkState.VERIFIED, LandmarkState.ABSENT}):
             reviewed += 1
     return reviewed, len(project.images)

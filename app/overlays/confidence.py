@@ -7,6 +7,7 @@ import numpy as np
 from app.overlays.labels import LabelsOverlay
 from app.theme import confidence_colour
 from app.viewer.frame import Frame
+from core.project.records import LandmarkState
 
 
 class ConfidenceOverlay(LabelsOverlay):
@@ -19,6 +20,6 @@ class ConfidenceOverlay(LabelsOverlay):
 
     def text(self, frame: Frame, k: int) -> tuple[str, str] | None:
         value = frame.confidence[k]
-        if not np.isfinite(value) or frame.states[k] in ("corrected", "absent"):
+        if not np.isfinite(value) or frame.states[k] in (LandmarkState.CORRECTED, LandmarkState.ABSENT):
             return None
         return (f"{value:.2f}", confidence_colour(float(value)))

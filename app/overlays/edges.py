@@ -9,6 +9,7 @@ from app.overlays.base import Overlay
 from app.theme import EDGE_COLOUR
 from app.viewer.coords import points_to_item
 from app.viewer.frame import Frame
+from core.project.records import LandmarkState
 
 
 class EdgesOverlay(Overlay):
@@ -29,7 +30,7 @@ class EdgesOverlay(Overlay):
 
     def draw(self, frame: Frame) -> None:
         pts = points_to_item(frame.points)
-        visible = np.array([s not in ("absent", "missing") for s in frame.states])
+        visible = np.array([s not in (LandmarkState.ABSENT, LandmarkState.MISSING) for s in frame.states])
         keep = [(i, j) for i, j in frame.edges if visible[i] and visible[j]]
         if not keep:
             self.lines.setData([], [])

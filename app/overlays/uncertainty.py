@@ -19,6 +19,7 @@ from app.theme import UNCERTAINTY_COLOUR
 from app.viewer.coords import points_to_item
 from app.viewer.frame import Frame
 from core.uncertainty.conformal import prediction_regions
+from core.project.records import LandmarkState
 
 #: Vertices per ellipse (the last repeats the first).
 SEGMENTS = 64
@@ -79,7 +80,7 @@ class UncertaintyOverlay(Overlay):
 
     def draw(self, frame: Frame) -> None:
         regions, self.coverage = self._regions_of(frame)
-        absent = np.array([s == "absent" for s in frame.states])
+        absent = np.array([s is LandmarkState.ABSENT for s in frame.states])
         centres = np.where(absent[:, None], np.nan, np.asarray(frame.prediction.points, float))
         outline = points_to_item(ellipse_outlines(centres, regions))
         self.curve.setData(outline[:, 0], outline[:, 1])

@@ -10,10 +10,11 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
 
 from app.document import ProjectDocument
-from app.theme import IMAGE_STATUS_COLOURS, MISFIT_COLOUR, MUTED, state_key
+from app.theme import IMAGE_STATUS_COLOURS, MISFIT_COLOUR, MUTED
+from core.project.records import LandmarkState
 
 COLUMNS = ("Image", "Status", "Done")
-_REVIEWED = ("corrected", "verified", "absent")
+_REVIEWED = (LandmarkState.CORRECTED, LandmarkState.VERIFIED, LandmarkState.ABSENT)
 
 
 class ImageListModel(QAbstractTableModel):
@@ -50,7 +51,7 @@ class ImageListModel(QAbstractTableModel):
         if not index.isValid() or self.doc.project is None:
             return None
         image = self.doc.image(self.ids[index.row()])
-        counts = {state_key(s): n for s, n in image.counts().items()}
+        counts = {LandmarkState(s): n for s, n in image.counts().items()}
         total = sum(counts.values())
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:

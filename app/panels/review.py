@@ -21,11 +21,12 @@ from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem,
 from app.document import ProjectDocument, one_line
 from app.theme import MUTED, STATE_STYLES
 from core.review.queue import LandmarkItem, ReviewQueue
+from core.project.records import LandmarkState
 
 COLUMNS = ("Image / landmark", "Score", "Why")
 REBUILD_MS = 150
 _ID, _NAME = Qt.ItemDataRole.UserRole, Qt.ItemDataRole.UserRole + 1
-_BROKEN = STATE_STYLES["missing"].colour
+_BROKEN = STATE_STYLES[LandmarkState.MISSING].colour
 
 
 class ReviewPanel(QWidget):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.theme import state_key
+from core.project.records import LandmarkState
 
 
 @dataclass
@@ -18,7 +18,7 @@ class Frame:
     """Landmarks of one image in schema order. Points are (x, y) image pixels (ADR 0001).
 
     - ``points`` (K, 2): current positions, NaN where there is none.
-    - ``states`` (K,): "missing", "predicted", "corrected", "verified" or "absent".
+    - ``states`` (K,): each landmark's ``LandmarkState``.
     - ``confidence`` (K,): the model's confidence of each stored point, NaN where none.
     - ``prediction``: the cached prediction (``core.project.CachedPrediction``) or None.
     - ``selected``: index of the current landmark, or None.
@@ -54,8 +54,8 @@ class Frame:
         An absent landmark has no position; it is drawn (as a grey cross) where the model
         had put it, when there was a model position, so the reader sees what was rejected.
         """
-        self.states[k] = state_key(record.state)
-        if self.states[k] == "absent" and record.original is not None:
+        self.states[k] = LandmarkState(record.state)
+        if self.states[k] is LandmarkState.ABSENT and record.original is not None:
             self.points[k] = record.original
         else:
             self.points[k] = (record.x, record.y)
@@ -73,7 +73,7 @@ def frame_from_image(schema, image, prediction, selected: str | None, image_size
         edges=tuple(tuple(e) for e in schema.edges),
         image_size=image_size,
         points=np.full((k, 2), np.nan),
-        states=["missing"] * k,
+        states=[LandmarkState.MISSING] * k,
         confidence=np.full(k, np.nan),
         prediction=prediction,
         selected=names.index(selected) if selected in names else None,
