@@ -31,7 +31,7 @@ class PredictorCache:
 
     @staticmethod
     def _key_of(model: str) -> tuple[str, int]:
-        from core.modelfile import resolve_model
+        from core.resources import resolve_model
 
         path = Path(resolve_model(model))
         return (str(path), path.stat().st_mtime_ns)

@@ -16,6 +16,7 @@ from app import dialogs
 from app.actions import build_actions, build_menus, build_toolbar
 from app.document import ProjectDocument
 from app.editing import EditController
+from app.active_model import ActiveModel
 from app.exchange import ExchangeController
 from app.pacs import PacsController
 from app.jobs import PredictionJobs
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("anatomark-main")
         self.doc = ProjectDocument(self, autosave_ms=autosave_ms)
         self.jobs = PredictionJobs(self)
+        self.active_model = ActiveModel(self.doc, self)
         self.training = TrainingController(self)
         self.exchange = ExchangeController(self)
         self.pacs = PacsController(self)
@@ -350,19 +352,12 @@ class MainWindow(QMainWindow):
     # -- prediction -------------------------------------------------------------------
 
     def model_name(self, quiet: bool = False) -> str | None:
-        """The project's adopted model file, else the bundled model for its schema (same name), or
-        None (with a message unless ``quiet``)."""
-        from core.resources import models_dir
-
-        adopted = self.training.model_path
-        if adopted and Path(adopted).is_file():
-            return adopted
-        name = self.doc.project.schema.name
-        if (models_dir() / f"{name}.pt").is_file():
-            return name
-        if not quiet:
-            self.show_error(f"No model for the {name!r} schema is installed; train one with anatomark train.")
-        return None
+        """What to predict with (``app.active_model``), or None (with a message unless ``quiet``)."""
+        model = self.active_model.for_prediction()
+        if model is None and not quiet:
+            self.show_error(f"No model for the {self.doc.project.schema.name!r} schema is installed; "
+                            f"train one with anatomark train.")
+        return model
 
     def predict_current(self) -> None:
         image = self.doc.image()

@@ -35,8 +35,7 @@ class TrainingController(QObject):
         #: registry, in this process (tests replace them).
         self.list_fn = list_versions
         self.adopt_fn = adopt_version
-        #: The adopted model file of the open project, or None for the bundled model.
-        self.model_path: str | None = None
+        self.active = window.active_model  # the model the project predicts with (app.active_model)
         self.report: ReportDialog | None = None
         self.versions: VersionsDialog | None = None
         self._last_error = ""
@@ -174,13 +173,13 @@ class TrainingController(QObject):
         try:
             result = self.adopt_fn(doc.project, version, force) or {}
             doc.save()
-            path = result.get("model_path") or model_path or current_model_path(doc.project)
+            path = result.get("model_path") or model_path
         except Exception as exc:  # AdoptionRefused, RegistryError, model file errors: one line
             self.window.show_error(f"{version} was not adopted: {' '.join(str(exc).split())}")
             return False
         finally:
             QGuiApplication.restoreOverrideCursor()
-        self.model_path = path
+        self.active.adopted(path)
         self.panel.status.setText(f"Using {version}")
         self.window.status.showMessage(f"Adopted {version}: images are predicted again with it", 5000)
         # Every image: unreviewed landmarks take the new prediction; reviewed ones keep the user's
@@ -208,7 +207,7 @@ class TrainingController(QObject):
         if not cards:
             menu.addAction("No other model for this schema").setEnabled(False)
             return
-        in_use = self._model_in_use()
+        in_use = self.active.installed_name()
         for card in cards:
             segments = " · draws masks" if (card.get("architecture", {}).get("global") or {}).get("mask_classes") else ""
             action = menu.addAction(f"{card['name']} — {card.get('architecture', {}).get('family', '')}{segments}")
@@ -217,26 +216,6 @@ class TrainingController(QObject):
             action.setChecked(card["name"] == in_use)
             action.setEnabled(self.doc.is_editable())
             action.triggered.connect(lambda _checked=False, name=card["name"]: self.use_bundled(name))
-
-    def _model_in_use(self) -> str | None:
-        """Name of the installed model the project predicts with (None for a retrained version)."""
-        from core.modelfile import read_card
-
-        if self.doc.project is None:
-            return None
-        if not self.model_path:
-            return self.doc.project.schema.name
-        try:
-            card = read_card(self.model_path)
-        except Exception:
-            return None
-        imported = (card.get("imported_from") or {}).get("model", "")
-        if imported:
-            return imported.split("@")[0]
-        from core.resources import models_dir
-
-        # v0 is the installed file itself; a retrained version (same name, a project folder) is none of them.
-        return card.get("name") if Path(self.model_path).resolve().parent == models_dir().resolve() else None
 
     def use_bundled(self, name: str) -> bool:
         """Predict with another installed model of the schema: it becomes a project version (the
@@ -285,7 +264,6 @@ class TrainingController(QObject):
     # -- the project's model --------------------------------------------------------------
 
     def _on_project_opened(self) -> None:
-        self.model_path = current_model_path(self.doc.project)
         self._refresh_versions()
 
     def _refresh_versions(self) -> None:
@@ -297,26 +275,10 @@ class TrainingController(QObject):
 
     def _on_project_closed(self) -> None:
         self.run.shutdown()
-        self.model_path = None
         self._refresh_data()
 
     def _refresh_data(self, *_args) -> None:
         self.panel.set_training_data(*training_set_size(self.doc.project))
-
-
-def current_model_path(project) -> str | None:
-    """The project's adopted model file from the engine's registry; None means the bundled model."""
-    try:
-        from core.learning import ModelRegistry
-        from core.learning.finetune import current_version
-
-        registry = ModelRegistry(project.path, project.schema.name)
-        version = current_version(project, registry)
-        if version is None or version == "v0":
-            return None
-        return str(registry.path(version))
-    except Exception:
-        return None
 
 
 def list_versions(project) -> list[dict]:

@@ -19,7 +19,8 @@ from core.anatomy import AnatomyFit, fit_of
 from core.uncertainty.conformal import ConformalCalibration, ellipse_mm, ellipses, heatmap_covariance
 from core.heatmaps import DECODERS, confidence, decode
 from core.imaging import Radiograph, load_image
-from core.modelfile import LoadedModel, load_model, resolve_model
+from core.modelfile import LoadedModel, load_model
+from core.resources import resolve_model
 from core.geometry import apply_affine, standardise
 from core.devices import select_device
 from core.geometry import cut_patches, fine_grid, from_scaled, patch_matrices, resize_image, to_scaled

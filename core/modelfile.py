@@ -21,7 +21,7 @@ import torch
 from core.atomic import atomic_write_bytes, atomic_write_text
 from core.card_checks import CardError, card_binding, check_card, parse_card
 from core.models import PatchNet, PatchNetConfig, build_global_net
-from core.resources import models_dir
+from core.resources import ModelFileError, models_dir, weights_path
 from core.schema import LandmarkSchema, SchemaError
 
 FORMAT_VERSION = 1
@@ -29,10 +29,6 @@ INTENDED_USE = "research use, not for clinical decisions"
 #: The entry of a weights file that holds its card's ``binding`` (``core.card_checks.card_binding``);
 #: files saved before it existed have none and load on the card checks alone.
 BINDING_KEY = "__anatomark_card_binding__"
-
-
-class ModelFileError(Exception):
-    """A model file that cannot be used; ``str(e)`` is one human line."""
 
 
 def schema_hash(schema: LandmarkSchema) -> str:
@@ -51,34 +47,8 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def weights_path(path: str | Path) -> Path:
-    """The ``.pt`` of a model given as ``.pt``, ``.json`` or a folder holding one pair."""
-    path = Path(path)
-    if path.is_dir():
-        found = sorted(path.glob("*.pt"))
-        if len(found) != 1:
-            raise ModelFileError(f"{path}: expected one .pt model file in the folder, found {len(found)}")
-        return found[0]
-    return path.with_suffix(".pt")
-
-
 def card_path(path: str | Path) -> Path:
     return weights_path(path).with_suffix(".json")
-
-
-def resolve_model(name_or_path: str | Path) -> Path:
-    """A bundled model name (``chest6``) or a path → the weights path; ModelFileError if none."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".pt", ".json") or candidate.is_dir() or candidate.exists():
-        pt = weights_path(candidate)
-        if not pt.exists() or not pt.with_suffix(".json").exists():
-            raise ModelFileError(f"{candidate}: no model there (need both {pt.name} and {pt.with_suffix('.json').name})")
-        return pt
-    bundled = models_dir() / f"{name_or_path}.pt"
-    if bundled.exists():
-        return bundled
-    known = ", ".join(sorted(p.stem for p in models_dir().glob("*.pt"))) or "none"
-    raise ModelFileError(f"no model named {name_or_path!r} (bundled: {known}); give a name or a path to a .pt file")
 
 
 def save_model(path: str | Path, state_dict: dict[str, torch.Tensor], card: dict) -> Path:

@@ -60,3 +60,33 @@ def shared_data_dir() -> Path | None:
         if c.is_dir():
             return c
     return None
+
+
+class ModelFileError(Exception):
+    """A model file that cannot be used; ``str(e)`` is one human line."""
+
+
+def weights_path(path: str | Path) -> Path:
+    """The ``.pt`` of a model given as ``.pt``, ``.json`` or a folder holding one pair."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.glob("*.pt"))
+        if len(found) != 1:
+            raise ModelFileError(f"{path}: expected one .pt model file in the folder, found {len(found)}")
+        return found[0]
+    return path.with_suffix(".pt")
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """A bundled model name (``chest6``) or a path → the weights path; ModelFileError if none."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".pt", ".json") or candidate.is_dir() or candidate.exists():
+        pt = weights_path(candidate)
+        if not pt.exists() or not pt.with_suffix(".json").exists():
+            raise ModelFileError(f"{candidate}: no model there (need both {pt.name} and {pt.with_suffix('.json').name})")
+        return pt
+    bundled = models_dir() / f"{name_or_path}.pt"
+    if bundled.exists():
+        return bundled
+    known = ", ".join(sorted(p.stem for p in models_dir().glob("*.pt"))) or "none"
+    raise ModelFileError(f"no model named {name_or_path!r} (bundled: {known}); give a name or a path to a .pt file")

@@ -25,7 +25,8 @@ from core.cli.common import EXIT_USAGE
 
 def cmd_anatomy(args: argparse.Namespace, samples: list, label: str) -> int:
     from core.anatomy import anatomy_reference
-    from core.modelfile import read_card, republish, resolve_model
+    from core.modelfile import read_card, republish
+    from core.resources import resolve_model
     from core.schema import SchemaError
 
     src = resolve_model(args.model)

@@ -96,14 +96,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     summary["split"] = args.split
     key = f"{Path(args.dataset).name}:{args.split or 'all'}"  # how the card names this evaluation
     if args.record_coverage:
-        from core.modelfile import record_coverage_check, resolve_model
+        from core.modelfile import record_coverage_check
+        from core.resources import resolve_model
 
         if not summary.get("conformal"):
             raise CliError(f"{args.model}: no uncertainty calibration to check; run anatomark calibrate first")
         images = f"images {args.skip + 1}–{args.skip + summary['n_images']}"
         record_coverage_check(resolve_model(args.model), dict(summary["conformal"], data=f"{key} {images}"))
     if args.record:
-        from core.modelfile import record_metrics, resolve_model
+        from core.modelfile import record_metrics
+        from core.resources import resolve_model
 
         headline = {f"{key} MRE": f"{summary['mre_mm']:.2f} mm" if summary["mre_mm"] is not None else f"{summary['mre_px']:.2f} px"}
         record_metrics(resolve_model(args.model), key, summary, headline)
@@ -208,7 +210,7 @@ def _train_recipe(args: argparse.Namespace) -> int:
         return 0
     if not distributed.current().is_main:  # rank 0 writes the model file; the others are done
         return 0
-    from core.modelfile import resolve_model
+    from core.resources import resolve_model
 
     patch_from = resolve_model(args.patch_from) if args.patch_from else None
     global_from = resolve_model(args.global_from) if args.global_from else None

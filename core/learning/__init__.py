@@ -10,27 +10,28 @@ Modules, one concern each:
 - ``finetune``: one retraining run → a new published version with its card.
 - ``interrupted``: a run's scratch folder; resuming a run that was killed.
 - ``adoption``: adopt (never a version the verdict calls worse, unless forced), restore, re-predict.
+- ``active``: which model a project predicts with (the version, its file), answered without torch.
 
 No Qt here; long work takes a ``progress`` callback and a ``cancel`` event.
 See ``user_guide/retraining.md`` and ``docs/adr/0004-model-registry.md``.
 """
 
-from core.learning.adoption import AdoptionRefused, adopt, repredict, version_rows
-from core.learning.finetune import RetrainResult, RetrainSettings, retrain
-from core.learning.registry import ModelRegistry, RegistryError
-from core.learning.selection import is_reviewed, locked_validation, training_split
+import importlib
 
-__all__ = [
-    "AdoptionRefused",
-    "ModelRegistry",
-    "RegistryError",
-    "RetrainResult",
-    "RetrainSettings",
-    "adopt",
-    "is_reviewed",
-    "locked_validation",
-    "repredict",
-    "retrain",
-    "training_split",
-    "version_rows",
-]
+#: Public name → the module that defines it. Imported on first use (PEP 562), so asking which model a
+#: project uses (``core.learning.active``) or listing its versions does not load PyTorch.
+_EXPORTS = {
+    "AdoptionRefused": "adoption", "adopt": "adoption", "repredict": "adoption", "version_rows": "adoption",
+    "RetrainResult": "finetune", "RetrainSettings": "finetune", "retrain": "finetune",
+    "ModelRegistry": "registry", "RegistryError": "registry",
+    "is_reviewed": "selection", "locked_validation": "selection", "training_split": "selection",
+    "ActiveModel": "active", "active_model": "active", "current_version": "active",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"core.learning.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'core.learning' has no attribute {name!r}")

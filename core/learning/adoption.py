@@ -34,7 +34,7 @@ def adopt(project: Project, version: str, force: bool = False, device: str = "cp
     (``agreement.project_agreement``) says per image how far the new
     prediction lies from the user's points.
     """
-    from core.learning.finetune import current_version
+    from core.learning.active import current_version
 
     registry = ModelRegistry(project.path, project.schema.name)
     path = registry.path(version)
@@ -77,7 +77,7 @@ def repredict(project: Project, all_images: bool = False, device: str = "cpu",
     Returns the number of images predicted.
     """
     from core.inference import Predictor
-    from core.learning.finetune import current_version
+    from core.learning.active import current_version
 
     registry = ModelRegistry(project.path, project.schema.name)
     version = current_version(project, registry)
@@ -107,7 +107,7 @@ def _installed_model(version: str, card: dict) -> str | None:
 def version_rows(project: Project) -> list[dict]:
     """The project's model versions, oldest first, as ``anatomark models --project P --json``
     lists them and the app's versions dialog shows them."""
-    from core.learning.finetune import current_version
+    from core.learning.active import current_version
 
     registry = ModelRegistry(project.path, project.schema.name)
     current = current_version(project, registry)

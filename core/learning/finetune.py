@@ -31,8 +31,9 @@ import torch
 
 from core.atomic import atomic_write_text
 from core.learning.guard import DEFAULT_ALPHA, AnchoredStage
+from core.learning.active import current_version
 from core.learning.interrupted import RunRecord, finish_stage, resume_run, start_run
-from core.learning.registry import BUNDLED, ModelRegistry, RegistryError
+from core.learning.registry import ModelRegistry, RegistryError
 from core.learning.selection import images_to_settle, prepare_validation, training_split
 from core.learning.validation import compact, evaluate_model, worse_images
 from core.learning.verdict import judge
@@ -47,7 +48,7 @@ from core.training.samplers import cache_images, physical_fine_mm
 from core.training.stage_runner import build_stage_model
 from core.training.stages import GlobalStage, PatchStage
 
-__all__ = ["FINE_TUNE_EPOCHS", "RetrainResult", "RetrainSettings", "current_version", "retrain"]
+__all__ = ["FINE_TUNE_EPOCHS", "RetrainResult", "RetrainSettings", "retrain"]
 
 # Chosen on shifted ceph test1 images 21-60 (tests/bench/bench_loop.py, user_guide/retraining.md;
 # reported on 61-150): 6/9/12/16 epochs gave 1.36/1.33/1.31/1.29 mm on the site's rest in
@@ -93,14 +94,6 @@ class RetrainResult:
     stopped: dict = field(default_factory=dict)  # stage → "completed" / "time budget"
     validation: str = "locked"  # or "training images" while no subset is locked yet
     verdict: dict = field(default_factory=dict)  # verdict.Verdict.to_dict(): outcome, interval, text
-
-
-def current_version(project: Project, registry: ModelRegistry) -> str | None:
-    """The version the project uses: recorded, else ``v0`` (bundled) when there is one, else None."""
-    current = project.learning.get("current")
-    if current:
-        return current
-    return BUNDLED if BUNDLED in registry.versions() else None
 
 
 def _recipe(schema_name: str) -> Recipe:

@@ -20,12 +20,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from core.atomic import fsync_dir
-from core.modelfile import ModelFileError, read_card, republish, resolve_model, save_model
 from core.project.lock import pid_alive
+from core.resources import ModelFileError, resolve_model
+
+if TYPE_CHECKING:  # listing versions needs no torch (app.active_model asks at start-up); publishing does
+    import torch
 
 __all__ = ["BUNDLED", "ModelRegistry", "RegistryError", "registry_dir", "scratch_pid"]
 
@@ -120,6 +122,8 @@ class ModelRegistry:
         return pt
 
     def card(self, version: str) -> dict:
+        from core.modelfile import read_card
+
         return read_card(self.path(version))
 
     def trained_ids(self) -> set[str]:
@@ -253,6 +257,8 @@ class ModelRegistry:
         file's weights byte for byte (checked against its card) instead of
         saving ``state_dict``.
         """
+        from core.modelfile import republish, save_model
+
         self.root.mkdir(parents=True, exist_ok=True)
         self.remove_stale_scratch()  # a killed publish's folder; never another live process's
         for _ in range(5):  # another process may publish the same number at the same moment

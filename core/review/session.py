@@ -73,7 +73,7 @@ def simulate_session(
     """
     from core.inference import Predictor
     from core.learning import RetrainSettings, adopt, retrain
-    from core.learning.finetune import current_version
+    from core.learning.active import current_version
 
     if every < 1:
         raise EffortError(f"--retrain-every must be at least 1, got {every}")

@@ -21,7 +21,8 @@ import numpy as np
 
 from core.uncertainty.conformal import ConformalCalibration, calibrate, heatmap_covariance
 from core.inference import Predictor
-from core.modelfile import read_card, republish, resolve_model
+from core.modelfile import read_card, republish
+from core.resources import resolve_model
 from core.training.datasets import LandmarkDataset
 
 

@@ -105,7 +105,7 @@ def test_train_while_editing_then_cancel(make_window, qtbot, jsrt_png, tmp_path,
     assert window.actions.train.isEnabled()
     # Untouched: no version published, the same model predicts, the edits are all there.
     assert not (project_dir / "versions").exists()
-    assert window.model_name() == model_before and training.model_path is None
+    assert window.model_name() == model_before and training.active.path is None
     assert training.report is None
     qtbot.waitUntil(lambda: not doc.project.dirty, timeout=5000)
     for name, record in edits.items():
@@ -162,7 +162,7 @@ def test_versions_dialog_restores_an_earlier_version(make_window, qtbot, tmp_pat
     dialog.table.selectRow(0)
     qtbot.mouseClick(dialog.restore_button, Qt.MouseButton.LeftButton)
     assert calls == [("v1", True)], "restoring an earlier version is an explicit, forced adoption"
-    assert window.training.model_path == str(tmp_path / "v1.pt")
+    assert window.active_model.path == str(tmp_path / "v1.pt")
 
 
 def test_closing_while_training_asks_first(make_window, qtbot, tmp_path, monkeypatch):
@@ -254,7 +254,8 @@ def test_model_menu_switches_to_the_segmenting_bundled_model_and_back(make_windo
     entries["chest6-seg"].trigger()
     wait_for_predictions(qtbot, window)
     prediction = doc.project.prediction(image_id)
-    from core.modelfile import read_card, resolve_model
+    from core.modelfile import read_card
+    from core.resources import resolve_model
 
     seg_id = f"chest6-seg@{read_card(resolve_model('chest6-seg'))['version']}"
     assert prediction.masks is not None and prediction.model_id == seg_id  # the installed model's id
@@ -270,7 +271,7 @@ def test_model_menu_switches_to_the_segmenting_bundled_model_and_back(make_windo
     assert entries["chest6-seg"].isChecked() and not entries["chest6"].isChecked()
     entries["chest6"].trigger()
     wait_for_predictions(qtbot, window)
-    assert doc.project.prediction(image_id).masks is None and Path(training.model_path).name == "chest6.pt"
+    assert doc.project.prediction(image_id).masks is None and Path(training.active.path).name == "chest6.pt"
     window.bundled_menu.aboutToShow.emit()
     assert [a.text().split(" — ")[0] for a in window.bundled_menu.actions() if a.isChecked()] == ["chest6"]
 

@@ -26,7 +26,7 @@ from acquisition_shift import Shift, shift_sample  # noqa: E402  (tests/bench is
 from core.imaging import load_image
 from core.imaging import radiograph as radiograph_module
 from core.learning.validation import evaluate_model
-from core.modelfile import resolve_model
+from core.resources import resolve_model
 from core.resources import shared_data_dir
 from core.training.datasets import load_dataset
 

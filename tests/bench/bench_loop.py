@@ -52,7 +52,8 @@ from core.learning import RetrainSettings, retrain
 from core.learning.selection import add_sample_image
 from core.learning.validation import evaluate_model
 from core.learning.verdict import judge
-from core.modelfile import read_card, resolve_model
+from core.modelfile import read_card
+from core.resources import resolve_model
 from core.project import Project
 from core.resources import shared_data_dir
 from core.training.datasets import load_dataset

@@ -23,7 +23,7 @@ import torch
 
 from acquisition_shift import Shift, shift_sample  # noqa: E402  (tests/bench is the script's folder)
 from core.learning.validation import evaluate_model
-from core.modelfile import resolve_model
+from core.resources import resolve_model
 from core.resources import shared_data_dir
 from core.training.datasets import load_dataset
 

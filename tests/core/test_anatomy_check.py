@@ -12,7 +12,8 @@ from core.anatomy import (FITS, MISFIT, UNSURE, AnatomyFit, BundledChooser, anat
                           fit_of, procrustes_residual, schema_models)
 from core.card_checks import CardError, check_card
 from core.cli import main
-from core.modelfile import read_card, resolve_model
+from core.modelfile import read_card
+from core.resources import resolve_model
 from core.resources import samples_dir
 
 SQUARE_ISH = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 6.0], [0.0, 8.0], [5.0, 12.0]])

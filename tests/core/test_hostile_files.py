@@ -19,7 +19,8 @@ import pytest
 import torch
 from PIL import Image
 
-from core.modelfile import ModelFileError, load_model, read_card, resolve_model
+from core.modelfile import ModelFileError, load_model, read_card
+from core.resources import resolve_model
 from core.project import Project, ProjectError
 from core.schema import load_schema
 from core.training.datasets import DatasetError, load_dataset

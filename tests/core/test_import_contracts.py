@@ -25,3 +25,14 @@ def test_every_import_contract_is_kept():
     kept = re.findall(r"^(.+) KEPT", report, re.MULTILINE)
     assert len(kept) >= 4 and "BROKEN" not in report, report
     assert any("never imports the GUI or Qt" in name for name in kept)
+
+
+def test_asking_which_model_a_project_uses_does_not_load_torch(tmp_path):
+    """Issue 20: the answer used to live in the trainer's module (core.learning.finetune), so the app
+    imported PyTorch to ask it while starting."""
+    code = ("import sys; from core.project import Project; from core.learning import active_model\n"
+            f"p = Project.create({str(tmp_path / 'p.anatomark')!r}, 'chest6', user='t')\n"
+            "m = active_model(p); print(m.version, m.path is not None, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["v0", "True", "False"]

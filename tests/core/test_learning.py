@@ -17,7 +17,8 @@ from core.cli import main as cli_main
 from core.learning import AdoptionRefused, ModelRegistry, RetrainSettings, adopt, is_reviewed, locked_validation, retrain, training_split
 from core.learning.guard import AnchoredStage
 from core.learning.registry import registry_dir
-from core.modelfile import load_model, read_card, resolve_model
+from core.modelfile import load_model, read_card
+from core.resources import resolve_model
 from core.project import LandmarkRecord, LandmarkState, Project
 
 SIZE = (120, 100)  # (H, W) of the synthetic images

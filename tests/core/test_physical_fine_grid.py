@@ -14,7 +14,8 @@ from PIL import Image
 
 from core.card_checks import CardError, check_card
 from core.inference import Predictor
-from core.modelfile import read_card, resolve_model
+from core.modelfile import read_card
+from core.resources import resolve_model
 from core.training.datasets import Sample, load_dataset
 from core.geometry import MAX_PHYSICAL_RESCALE, fine_grid
 from core.training.samplers import cache_images, physical_fine_mm

@@ -13,7 +13,8 @@ from core.learning import ModelRegistry, locked_validation, training_split
 from core.learning.selection import images_to_settle
 from core.learning.validation import accept_radius_px, censor, compact, evaluate_model
 from core.learning.verdict import judge
-from core.modelfile import load_model, resolve_model
+from core.modelfile import load_model
+from core.resources import resolve_model
 from core.project import Project
 
 
