@@ -37,11 +37,12 @@ class _Snapshot:
         return self.predictions.get(image_id)
 
 
-def snapshot_of(project, with_predictions: bool = False) -> _Snapshot:
-    """A copy of what an export or a PACS store reads, safe to use off the UI thread."""
+def snapshot_of(project, with_predictions: bool = False, only=None) -> _Snapshot:
+    """A copy of what an export or a PACS store reads, safe to use off the UI thread. Predictions
+    (their heatmaps are read from the file) only of the images ``only(image)`` accepts, if given."""
     images = copy.deepcopy(list(project.images))
-    predictions = {im.id: project.prediction(im.id) for im in images} if with_predictions else {}
-    return _Snapshot(project.schema, images, predictions)
+    wanted = [im for im in images if only is None or only(im)] if with_predictions else []
+    return _Snapshot(project.schema, images, {im.id: project.prediction(im.id) for im in wanted})
 
 
 class ExchangeController(QObject):

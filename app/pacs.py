@@ -33,6 +33,7 @@ class PacsController(QObject):
         self.doc = window.doc
         self.dialog: OpenFromPacsDialog | None = None
         self._password: str | None = None  # this session only
+        self._fetch_for = None  # the project path a running fetch caches its images beside
         self._cancel = threading.Event()
         self.search_call = BackgroundCall("pacs-search", self)
         self.search_call.done.connect(self._found)
@@ -117,6 +118,7 @@ class PacsController(QObject):
         editable = project is not None and not project.read_only and not self.window._is_demo()
         cache = cache_folder(project.path) if editable else user_data_dir() / "pacs"
         self._cancel.clear()
+        self._fetch_for = project.path if editable else None  # where the images are cached for
         dialog.busy(f"Fetching study {study.study_date or study.study_uid}…", fetching=True)
         return self.fetch_call.start(lambda: fetch_study(server, study.study_uid, cache,
                                                          progress=self.fetch_progress.emit,
@@ -130,6 +132,11 @@ class PacsController(QObject):
             self.dialog.set_progress(done, total)
 
     def _fetched(self, fetched) -> None:
+        project = self.doc.project
+        if self._fetch_for is not None and (project is None or project.path != self._fetch_for):
+            self._failed("The project changed while the study was being fetched; open the study again "
+                         "(its images are cached beside the project they were fetched for).")
+            return
         paths = [f.path for f in fetched]
         if self.dialog is not None:
             self.dialog.idle(f"Opened {len(paths)} image(s) of the study.")
@@ -177,7 +184,11 @@ class PacsController(QObject):
         except DicomWebError as exc:
             self.window.show_error(str(exc))
             return False
-        snapshot = snapshot_of(project, with_predictions=True)
+        import numpy as np
+
+        # heatmaps only of the images that get a report: DICOM ones with a placed point
+        snapshot = snapshot_of(project, with_predictions=True,
+                               only=lambda im: np.isfinite(im.positions()).any() and self._is_dicom(im.path))
         include, reviewed = dialog.include_identifiers.isChecked(), dialog.reviewed_only.isChecked()
 
         def run() -> int:

@@ -66,7 +66,7 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and col == 0 and misfit is not None:
             return qta.icon("fa5s.exclamation-triangle", color=MISFIT_COLOUR)
         if role == Qt.ItemDataRole.ToolTipRole:
-            parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n) + " (done: corrected, verified or absent)"
+            parts = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) + " (done: corrected, verified or absent)"
             spacing = f"{image.spacing[0]:.3f} × {image.spacing[1]:.3f} mm/px" if image.spacing else "spacing unknown"
             warning = f"\nMay not be a {misfit.anatomy} radiograph: {misfit.describe()}" if misfit is not None else ""
             source = self.doc.project.image_source(image.id)  # a PACS image: where it was fetched from

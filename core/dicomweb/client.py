@@ -23,7 +23,7 @@ MAX_RESULTS = 200
 MAX_INSTANCES = 500
 #: Series of these modalities hold no radiograph (reports, presentation states, segmentations, …).
 NOT_IMAGES = frozenset({"SR", "PR", "KO", "SEG", "DOC", "RTSTRUCT", "REG", "AU", "ECG", "PLAN"})
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 _DATE = re.compile(r"^(\d{8})?(-(\d{8})?)?$")
 
 
@@ -98,16 +98,20 @@ def _call(server: Server, what: str, fn):
         reason = {401: "the server refused the user name or password", 403: "access denied",
                   404: "not found: is this the server's DICOMweb root (often …/dicom-web)?"}.get(status, "")
         raise DicomWebError(f"{server.url}: {what} failed (HTTP {status}{': ' + reason if reason else ''})") from None
+    except requests.exceptions.SSLError:
+        raise DicomWebError(f"{server.url}: the secure connection failed (the server's certificate is not "
+                            f"trusted, or it does not speak https)") from None
     except requests.exceptions.ConnectionError:
         raise DicomWebError(f"{server.url}: cannot connect (is the server running, and the address right?)") from None
     except requests.exceptions.Timeout:
         raise DicomWebError(f"{server.url}: no answer within {TIMEOUT[1]:.0f} s to {what}") from None
-    except requests.exceptions.RequestException as exc:
-        if isinstance(exc, ValueError):  # requests' JSONDecodeError: an answer that is not JSON
-            raise DicomWebError(f"{server.url}: the answer to {what} is not DICOMweb (not JSON)") from None
+    except requests.exceptions.JSONDecodeError:
+        raise DicomWebError(f"{server.url}: the answer to {what} is not DICOMweb (not JSON)") from None
+    except requests.exceptions.RequestException as exc:  # a malformed address, too many redirects, …
         raise DicomWebError(f"{server.url}: {what} failed ({type(exc).__name__})") from None
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-        # JSON that is not DICOM JSON, an HTML page, a multipart body that is not DICOM
+    except Exception as exc:
+        # JSON that is not DICOM JSON, an HTML page, a multipart body that is not DICOM (pydicom's
+        # InvalidDicomError, EOFError, struct.error): whatever the parsers raise, one line
         raise DicomWebError(f"{server.url}: the answer to {what} is not DICOMweb ({type(exc).__name__})") from None
 
 
@@ -136,7 +140,7 @@ def _all(item: dict, tag: str) -> tuple[str, ...]:
 
 
 def _uid(value: str, what: str) -> str:
-    if not _UID.match(value or "") or len(value) > 64:
+    if not _UID.fullmatch(value or "") or len(value) > 64:
         raise DicomWebError(f"the server gave an invalid {what} UID {value[:70]!r}")
     return value
 
@@ -176,7 +180,7 @@ def search_studies(server: Server, patient_id: str = "", patient_name: str = "",
             study_uid=_uid(_first(item, "0020000D"), "study"), patient_name=_first(item, "00100010"),
             patient_id=_first(item, "00100020"), study_date=_first(item, "00080020"),
             description=_first(item, "00081030"), modalities=_all(item, "00080061"),
-            n_images=int(count) if count.isdigit() else None))
+            n_images=int(count) if count.isascii() and count.isdigit() else None))
     return studies
 
 
@@ -255,6 +259,8 @@ def fetch_study(server: Server, study_uid: str, cache: Path | str,
             if path is None:
                 ds = fetch_instance(server, study_uid, series_uid, sop_uid)
                 if "PixelData" not in ds:
+                    if progress is not None:
+                        progress(k + 1, len(instances))
                     continue  # a non-image object in an image series: nothing to landmark
                 path = folder / sop_uid / readable_name(ds)
                 path.parent.mkdir(exist_ok=True)
@@ -264,23 +270,28 @@ def fetch_study(server: Server, study_uid: str, cache: Path | str,
             if progress is not None:
                 progress(k + 1, len(instances))
     except OSError as exc:
-        _remove(written)
+        _remove(written, folder)
         raise DicomWebError(f"cannot write the fetched images to {folder} ({exc.strerror or exc})") from None
     except BaseException:
-        _remove(written)
+        _remove(written, folder)
         raise
     if not fetched:
         raise DicomWebError(f"{server.url}: study {study_uid} holds no images with pixel data")
     return fetched
 
 
-def _remove(paths: Iterable[Path]) -> None:
+def _remove(paths: Iterable[Path], folder: Path) -> None:
+    """Undo a failed fetch: its files, their SOP UID folders, and the study folder when left empty."""
     for path in paths:
         path.unlink(missing_ok=True)
         try:
             path.parent.rmdir()  # the SOP UID folder it had alone
         except OSError:
             pass
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty (images of an earlier fetch) or never made
 
 
 def readable_name(ds) -> str:

@@ -60,8 +60,11 @@ class Server:
 
 
 def _shown(text: str) -> str:
-    """A URL as an error message may show it: any ``user:password@`` part removed."""
+    """A URL as an error message may show it: everything up to the last ``@`` removed (a password
+    may hold ``/`` or ``@``, and the scheme may be missing), so no credential can be echoed."""
     head, sep, rest = text.partition("://")
-    if sep and "@" in rest.split("/", 1)[0]:
-        rest = rest.split("@", 1)[1]
+    if not sep:
+        head, rest = "", text
+    if "@" in rest:
+        rest = rest.rsplit("@", 1)[1]
     return (head + sep + rest)[:120]

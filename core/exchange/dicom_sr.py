@@ -203,9 +203,13 @@ def build(project, image, points, states, include_identifiers: bool = False, key
     return sr
 
 
+def _value(code) -> str:
+    """A code's value: ``CodeValue``, or ``LongCodeValue`` past 16 characters (a long landmark name)."""
+    return str(code.get("CodeValue") or code.get("LongCodeValue") or "")
+
+
 def _text(item) -> str:
-    concept = item.ConceptNameCodeSequence[0]
-    return str(concept.get("CodeValue") or concept.get("LongCodeValue") or "")
+    return _value(item.ConceptNameCodeSequence[0])
 
 
 def _walk(items):
@@ -236,19 +240,19 @@ def read_sr(path: Path | str) -> dict:
             finding = next((c for c in children if c.ValueType == "CODE" and _text(c) == "121071"), None)
             region = next((c for c in children if c.ValueType == "SCOORD"), None)
             if finding is not None and region is not None:
-                name = str(finding.ConceptCodeSequence[0].CodeValue)
+                name = _value(finding.ConceptCodeSequence[0])
                 x, y = (float(v) - 0.5 for v in region.GraphicData[:2])
                 for child in region.get("ContentSequence", []):
                     if child.ValueType == "IMAGE":
                         refs.add(str(child.ReferencedSOPSequence[0].ReferencedSOPInstanceUID))
-                state = next((str(c.ConceptCodeSequence[0].CodeValue) for c in children
+                state = next((_value(c.ConceptCodeSequence[0]) for c in children
                               if c.ValueType == "CODE" and _text(c) == STATE_CONCEPT[0]), None)
                 points[name] = (x, y, state)
             for num in (c for c in children if c.ValueType == "NUM"):
                 mv = num.MeasuredValueSequence[0]
                 sd = next((float(s.MeasuredValueSequence[0].NumericValue) for s in _walk(num.get("ContentSequence", []))
                            if s.ValueType == "NUM" and _text(s) == "386136009"), None)
-                values[_text(num)] = (float(mv.NumericValue), str(mv.MeasurementUnitsCodeSequence[0].CodeValue), sd)
+                values[_text(num)] = (float(mv.NumericValue), _value(mv.MeasurementUnitsCodeSequence[0]), sd)
         return {"sop_class": str(ds.SOPClassUID), "referenced": sorted(refs), "points": points,
                 "measurements": values, "patient_id": str(ds.get("PatientID", ""))}
     except ExchangeError:

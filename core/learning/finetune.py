@@ -233,12 +233,13 @@ def _plan(project: Project, settings: RetrainSettings, progress: Callable[[dict]
         parent = settings.start
     device, reason = distributed.device_for_rank(settings.device)
     precision = precision_name(autocast_dtype(device))
+    recipe = _recipe(project.schema.name)
     emit({"event": "start", "device": str(device), "reason": reason, "precision": precision,
           "processes": ranks.world_size, "parent": parent, "current": current,
           "n_train": len(train), "n_val": len(val), "validation": validation, "settings": settings.to_dict(),
           "resumed": claimed is not None})
     return _Run(project.schema, registry, settings, claimed, current, parent, reviewed, train, val, validation,
-                device, reason, precision, _recipe(project.schema.name), emit, t0)
+                device, reason, precision, recipe, emit, t0)
 
 
 def _networks(project: Project, run: _Run):

@@ -54,6 +54,7 @@ def test_open_a_study_from_the_pacs_then_store_its_report(make_window, qtbot, pa
     model = window.images_panel.model
     tip = model.data(model.index(0, 0), Qt.ItemDataRole.ToolTipRole)
     assert f"Fetched from {pacs.root}/studies/" in tip
+    assert "6 predicted" in tip and "LandmarkState" not in tip
     settings = (user_data_dir() / "pacs.ini").read_text()
     assert pacs.root in settings and USER in settings and PASSWORD not in settings
     dialog.close()

@@ -177,6 +177,22 @@ def test_damaged_reports_are_refused_in_one_line_and_change_nothing(tmp_path, ca
     assert np.isnan(before).all() and np.isnan(project.images[0].positions()).all()
 
 
+def test_codes_past_16_characters_read_back(tmp_path) -> None:
+    """highdicom writes a code of more than 16 characters (a long landmark name) as LongCodeValue;
+    the reader took CodeValue only."""
+    def long_code(ds):
+        finding = next(c for c in _groups(ds)[0].ContentSequence if c.ValueType == "CODE")
+        code = finding.ConceptCodeSequence[0]
+        code.LongCodeValue = str(code.CodeValue)
+        del code.CodeValue
+    path = _bad(tmp_path, "long", long_code)
+    project = Project.create(tmp_path / "t.anatomark", "chest6", user="importer")
+    project.add_image(RG1)
+    result = import_file(project, path, "dicom-sr")
+    assert result.landmarks == 6 and np.isfinite(project.images[0].positions()).all()
+    project.close()
+
+
 def test_a_dataset_folder_is_not_read_as_dicom_sr(tmp_path) -> None:
     from core.exchange.dataset import import_dataset
 

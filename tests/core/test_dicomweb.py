@@ -47,9 +47,11 @@ def test_server_parse_takes_credentials_out_of_the_url() -> None:
     for bad in ("pacs:8042", "ftp://pacs/dicom-web", "http://", "http://pacs:port/x", ""):
         with pytest.raises(DicomWebError, match="not a DICOMweb URL"):
             Server.parse(bad)
-    with pytest.raises(DicomWebError) as info:
-        Server.parse("ftp://me:secret@pacs/x")
-    assert "secret" not in str(info.value)
+    for typed in ("ftp://me:s3cret@pacs/x", "me:s3cret@pacs:8042/dicom-web", "http://me:s3/cret@pacs:x/y",
+                  "http://me:s3@cret@pacs:port/x"):
+        with pytest.raises(DicomWebError) as info:
+            Server.parse(typed)
+        assert "s3" not in str(info.value) and "cret" not in str(info.value), str(info.value)
 
 
 def test_search_by_patient_date_and_modality(pacs) -> None:
@@ -239,3 +241,43 @@ def test_a_cancelled_fetch_leaves_nothing(pacs, tmp_path) -> None:
     fetched = fetch_study(server, RG1_STUDY, tmp_path / "cache")  # and a second fetch reuses the cache
     again = fetch_study(server, RG1_STUDY, tmp_path / "cache")
     assert [f.path for f in again] == [f.path for f in fetched] and fetched[0].path.is_file()
+
+
+class _JunkInstances(_Garbage):
+    """QIDO-RS answers as a DICOMweb server would; WADO-RS answers a multipart body that is not DICOM."""
+
+    def do_GET(self):  # noqa: N802
+        if "/instances/" in self.path:
+            body = b"--xyz\r\nContent-Type: application/dicom\r\n\r\n" + b"\x00junk" * 50 + b"\r\n--xyz--\r\n"
+            kind = 'multipart/related; type="application/dicom"; boundary=xyz'
+        elif "/series?" in self.path or self.path.endswith("/series"):
+            body = json.dumps([{"0020000E": {"vr": "UI", "Value": ["1.2.3"]}, "00080060": {"vr": "CS", "Value": ["CR"]}}]).encode()
+            kind = "application/dicom+json"
+        else:
+            body = json.dumps([{"00080018": {"vr": "UI", "Value": ["1.2.3.4"]}}]).encode()
+            kind = "application/dicom+json"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_an_instance_that_is_not_dicom_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch) -> None:
+    """pydicom's InvalidDicomError is no ValueError: it came through as a traceback."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _JunkInstances)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/dicom-web"
+        with pytest.raises(DicomWebError, match="not DICOMweb"):
+            fetch_study(Server.parse(url), RG1_STUDY, tmp_path / "cache")
+        assert not list(tmp_path.rglob("*.dcm")) and not (tmp_path / "cache" / RG1_STUDY).exists()
+        project_path = tmp_path / "p.anatomark"
+        Project.create(project_path, "chest6", user="tester").close()
+        capsys.readouterr()
+        assert main(["project", "add", str(project_path), "--dicomweb", url, "--study", RG1_STUDY]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "not DICOMweb" in err[0]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
