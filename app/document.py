@@ -43,6 +43,9 @@ class ProjectDocument(QObject):
     error_raised = Signal(str)
     #: A one-line notice for the status bar (nothing went wrong, but the user should know).
     notice = Signal(str)
+    #: A transient status-bar message from a controller (text, milliseconds; 0 = until replaced):
+    #: controllers say things through the document, they do not reach into the window.
+    status_message = Signal(str, int)
 
     def __init__(self, parent: QObject | None = None, autosave_ms: int = AUTOSAVE_MS) -> None:
         super().__init__(parent)
@@ -165,6 +168,12 @@ class ProjectDocument(QObject):
         if failed:
             self.error_raised.emit("Some images could not be added:\n" + "\n".join(failed))
         return added
+
+    def is_demo(self) -> bool:
+        """Whether the open project is the bundled demo (new images then go to a project of their own)."""
+        from app.paths import demo_project_path
+
+        return self.project is not None and Path(self.project.path).resolve() == demo_project_path().resolve()
 
     def image_ids(self) -> list[str]:
         return [im.id for im in self.project.images] if self.project is not None else []

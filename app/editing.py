@@ -22,6 +22,7 @@ class EditController(QObject):
     def __init__(self, window) -> None:
         super().__init__(window)
         self.w = window
+        self.doc = window.doc  # messages go out as the document's signals, not into the window
         self._ruler: list[tuple[float, float]] = []  # a spacing calibration's marks (image px)
 
     def connect(self) -> None:
@@ -35,8 +36,8 @@ class EditController(QObject):
         viewer.image_clicked.connect(self.on_image_clicked)
 
     def on_point_dropped(self, name: str, x: float, y: float) -> None:
-        image_id = self.w.doc.current_image_id
-        if image_id is None or not self.w.doc.push(MoveLandmark(self.w.doc, image_id, name, x, y)):
+        image_id = self.doc.current_image_id
+        if image_id is None or not self.doc.push(MoveLandmark(self.doc, image_id, name, x, y)):
             self.w.rebuild_frame()  # refused: put the point back where the store has it
         else:
             self.w.repredict.request()
@@ -48,35 +49,35 @@ class EditController(QObject):
         if self.w.actions.calibrate_spacing.isChecked():
             self._ruler_mark(x, y)
             return
-        image_id, name = self.w.doc.current_image_id, self.w.doc.current_landmark
+        image_id, name = self.doc.current_image_id, self.doc.current_landmark
         if image_id is None or name is None:
             return
-        state = LandmarkState(self.w.doc.record(image_id, name).state)
+        state = LandmarkState(self.doc.record(image_id, name).state)
         placing = self.w.actions.place.isChecked()
         self.w.actions.place.setChecked(False)
         if state is LandmarkState.MISSING or (placing and state is LandmarkState.ABSENT):
-            if self.w.doc.push(PlaceLandmark(self.w.doc, image_id, name, x, y)):
+            if self.doc.push(PlaceLandmark(self.doc, image_id, name, x, y)):
                 self.w.repredict.request()
         elif placing:
             self.on_point_dropped(name, x, y)
         elif state is LandmarkState.ABSENT:
-            self.w.status.showMessage(f"{name} is marked absent: press P (Place Landmark), then click, to place it", 5000)
+            self.doc.status_message.emit(f"{name} is marked absent: press P (Place Landmark), then click, to place it", 5000)
         else:
-            self.w.status.showMessage(f"{name} is placed: drag it to move it, or press P and click where it belongs", 4000)
+            self.doc.status_message.emit(f"{name} is placed: drag it to move it, or press P and click where it belongs", 4000)
 
     def toggle_calibration(self, on: bool) -> None:
         """Calibrate Spacing: two clicks on the ends of a known length, then its length in mm
         (``core.spacing``); the spacing is stored for this image with its provenance, undoable."""
         self._ruler = []
         self.w.viewer.show_ruler([])
-        if on and (self.w.doc.current_image_id is None or not self.w.doc.require_editable()):
+        if on and (self.doc.current_image_id is None or not self.doc.require_editable()):
             self.w.actions.calibrate_spacing.setChecked(False)
             return
         if on:
             self.w.actions.place.setChecked(False)
-            self.w.status.showMessage("Click one end of a known length (a ruler) on the image", 0)
+            self.doc.status_message.emit("Click one end of a known length (a ruler) on the image", 0)
         else:
-            self.w.status.clearMessage()
+            self.doc.status_message.emit("", 0)
 
     def _ruler_mark(self, x: float, y: float) -> None:
         from app.commands import SetSpacing
@@ -85,7 +86,7 @@ class EditController(QObject):
         self._ruler.append((x, y))
         self.w.viewer.show_ruler(self._ruler)
         if len(self._ruler) < 2:
-            self.w.status.showMessage("Now click the other end", 0)
+            self.doc.status_message.emit("Now click the other end", 0)
             return
         start, end = self._ruler
         length = dialogs.ask_ruler_length(self.w, math.hypot(end[0] - start[0], end[1] - start[1]))
@@ -95,30 +96,30 @@ class EditController(QObject):
         try:
             spacing = spacing_from_ruler(start, end, length)
         except ValueError as exc:
-            self.w.show_error(f"The spacing was not changed: {exc}")
+            self.doc.error_raised.emit(f"The spacing was not changed: {exc}")
             return
-        image_id = self.w.doc.current_image_id
-        if self.w.doc.push(SetSpacing(self.w.doc, image_id, spacing, ruler_note(start, end, length))):
-            self.w.status.showMessage(f"Pixel spacing set to {spacing[0]:.4f} mm/px from the ruler (Ctrl+Z: undo)", 6000)
+        image_id = self.doc.current_image_id
+        if self.doc.push(SetSpacing(self.doc, image_id, spacing, ruler_note(start, end, length))):
+            self.doc.status_message.emit(f"Pixel spacing set to {spacing[0]:.4f} mm/px from the ruler (Ctrl+Z: undo)", 6000)
 
     def on_spacing_changed(self, image_id: str) -> None:
-        if image_id == self.w.doc.current_image_id:
-            self.w.viewer.set_spacing(self.w.doc.spacing(image_id))
+        if image_id == self.doc.current_image_id:
+            self.w.viewer.set_spacing(self.doc.spacing(image_id))
 
     def toggle_place_mode(self, on: bool) -> None:
         """Place mode (P): the next click on the image puts the selected landmark there."""
-        name = self.w.doc.current_landmark
-        if on and (self.w.doc.current_image_id is None or name is None):
+        name = self.doc.current_landmark
+        if on and (self.doc.current_image_id is None or name is None):
             self.w.actions.place.setChecked(False)
-            self.w.status.showMessage("Select a landmark first, then press P and click where it is", 4000)
+            self.doc.status_message.emit("Select a landmark first, then press P and click where it is", 4000)
             return
-        self.w.status.showMessage(f"Click where {name} is (P again: cancel)" if on else "", 0 if on else 1)
+        self.doc.status_message.emit(f"Click where {name} is (P again: cancel)" if on else "", 0 if on else 1)
 
     def _current(self):
-        image_id, name = self.w.doc.current_image_id, self.w.doc.current_landmark
+        image_id, name = self.doc.current_image_id, self.doc.current_landmark
         if image_id is None or name is None:
             return None
-        return image_id, name, LandmarkState(self.w.doc.record(image_id, name).state)
+        return image_id, name, LandmarkState(self.doc.record(image_id, name).state)
 
     def accept_landmark(self) -> None:
         current = self._current()
@@ -126,12 +127,12 @@ class EditController(QObject):
             return
         image_id, name, state = current
         if state in (LandmarkState.MISSING, LandmarkState.ABSENT):
-            self.w.status.showMessage(f"{name} has no point to accept: press P and click on the image to place it", 4000)
+            self.doc.status_message.emit(f"{name} has no point to accept: press P and click on the image to place it", 4000)
         elif state is LandmarkState.VERIFIED:
-            self.w.status.showMessage(f"{name} is already verified", 3000)
-        elif self.w.doc.push(AcceptLandmark(self.w.doc, image_id, name)):
+            self.doc.status_message.emit(f"{name} is already verified", 3000)
+        elif self.doc.push(AcceptLandmark(self.doc, image_id, name)):
             self.w.repredict.request()
-            self.w.doc.step_landmark(1)
+            self.doc.step_landmark(1)
 
     def mark_absent(self) -> None:
         current = self._current()
@@ -139,11 +140,11 @@ class EditController(QObject):
             return
         image_id, name, state = current
         if state is LandmarkState.ABSENT:
-            self.w.status.showMessage(f"{name} is already absent: press P and click on the image to place it", 3000)
+            self.doc.status_message.emit(f"{name} is already absent: press P and click on the image to place it", 3000)
         else:
-            self.w.doc.push(MarkAbsent(self.w.doc, image_id, name))
+            self.doc.push(MarkAbsent(self.doc, image_id, name))
 
     def verify_image(self) -> None:
-        image = self.w.doc.image()
+        image = self.doc.image()
         if image is not None:
-            self.w.doc.push(VerifyImage(self.w.doc, image.id, not image.verified))
+            self.doc.push(VerifyImage(self.doc, image.id, not image.verified))

@@ -62,7 +62,7 @@ class ExchangeController(QObject):
         self.export_call.failed.connect(self._export_failed)
         self.dataset_call = BackgroundCall("dataset", self)
         self.dataset_call.done.connect(self._dataset_read)
-        self.dataset_call.failed.connect(lambda message: self.window.show_error(f"Cannot import the data set: {message}"))
+        self.dataset_call.failed.connect(lambda message: self.doc.error_raised.emit(f"Cannot import the data set: {message}"))
         self._dataset: tuple[Path, str] | None = None
         self.export_dialog: ExportDialog | None = None
         self.import_dialog: ImportDialog | None = None
@@ -74,10 +74,10 @@ class ExchangeController(QObject):
     def show_export(self) -> None:
         project = self.doc.project
         if project is None:
-            self.window.show_error("No project is open.")
+            self.doc.error_raised.emit("No project is open.")
             return
         if self.export_call.is_running():
-            self.window.show_error("An export is still running.")
+            self.doc.error_raised.emit("An export is still running.")
             return
         images = list(project.images)
         dialog = ExportDialog(self.window, Path(project.path), len(images),
@@ -100,7 +100,7 @@ class ExchangeController(QObject):
             snapshot, request.fmt, request.out, include_identifiers=request.include_identifiers,
             reviewed_only=request.reviewed_only))
         if started:
-            self.window.status.showMessage(f"Exporting {request.fmt} to {request.out.name}…")
+            self.doc.status_message.emit(f"Exporting {request.fmt} to {request.out.name}…", 0)
         return started
 
     def is_exporting(self) -> bool:
@@ -109,11 +109,11 @@ class ExchangeController(QObject):
     def _export_done(self, written: list) -> None:
         where = written[0].name if len(written) == 1 else f"{len(written)} files in {self._request.out.name}"
         privacy = "with patient identifiers" if self._request.include_identifiers else "anonymised"
-        self.window.status.showMessage(f"Exported {self._request.fmt} ({privacy}) to {where}", 6000)
+        self.doc.status_message.emit(f"Exported {self._request.fmt} ({privacy}) to {where}", 6000)
         self.exported.emit(list(written))
 
     def _export_failed(self, message: str) -> None:
-        self.window.show_error(f"Export failed: {message}")
+        self.doc.error_raised.emit(f"Export failed: {message}")
 
     # -- import ---------------------------------------------------------------------
 
@@ -135,14 +135,14 @@ class ExchangeController(QObject):
         try:
             plan = plan_file(self.doc.project, path, fmt, state)
         except Exception as exc:  # ExchangeError, and anything unforeseen: one line, nothing changed
-            self.window.show_error(f"Cannot import {Path(path).name}: {one_line(exc)}")
+            self.doc.error_raised.emit(f"Cannot import {Path(path).name}: {one_line(exc)}")
             return False
         self.doc.push(ImportLandmarks(self.doc, plan, Path(path).name))
         summary = plan.result.summary()
         if plan.result.unmatched:  # the one partial import: say which images were left out
-            self.window.show_error(f"{Path(path).name}: {summary}")
+            self.doc.error_raised.emit(f"{Path(path).name}: {summary}")
         else:
-            self.window.status.showMessage(f"{Path(path).name}: {summary} (Undo takes it back)", 6000)
+            self.doc.status_message.emit(f"{Path(path).name}: {summary} (Undo takes it back)", 6000)
         self.imported.emit(summary)
         return True
 
@@ -152,8 +152,8 @@ class ExchangeController(QObject):
         """File ▸ Import Dataset…: a folder of images with their annotations into the open project."""
         from app import dialogs
 
-        if self.doc.project is None or self.window._is_demo():
-            self.window.show_error("Create or open a project of the data set's landmarks first (File ▸ New Project), "
+        if self.doc.project is None or self.doc.is_demo():
+            self.doc.error_raised.emit("Create or open a project of the data set's landmarks first (File ▸ New Project), "
                                    "then import the data set into it.")
             return
         if not self.doc.require_editable():
@@ -173,7 +173,7 @@ class ExchangeController(QObject):
         self._dataset = (Path(folder), fmt)
         started = self.dataset_call.start(lambda: read_dataset(folder, fmt, schema))
         if started:
-            self.window.status.showMessage(f"Reading the data set {Path(folder).name} ({fmt})…")
+            self.doc.status_message.emit(f"Reading the data set {Path(folder).name} ({fmt})…", 0)
         return started
 
     def _dataset_read(self, contents) -> None:
@@ -186,11 +186,11 @@ class ExchangeController(QObject):
         try:
             plan = plan_import(self.doc.project, contents.images, fmt, contents.annotations, "corrected")
         except Exception as exc:  # images stay (like Open Images); their landmarks are refused in one line
-            self.window.show_error(f"Cannot import the landmarks of {folder.name}: {one_line(exc)}")
+            self.doc.error_raised.emit(f"Cannot import the landmarks of {folder.name}: {one_line(exc)}")
             return
         self.doc.push(ImportLandmarks(self.doc, plan, contents.annotations.name))
-        self.window.status.showMessage(f"{folder.name}: {len(added)} image(s) added; {plan.result.summary()} "
-                                       f"(Undo takes the landmarks back)", 8000)
+        self.doc.status_message.emit(f"{folder.name}: {len(added)} image(s) added; {plan.result.summary()} "
+                                     f"(Undo takes the landmarks back)", 8000)
         self.imported.emit(plan.result.summary())
 
     def shutdown(self) -> None:

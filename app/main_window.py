@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
         doc.saved.connect(lambda path: None if self.status.currentMessage()
                           else self.status.showMessage(f"Saved {Path(path).name}", 3000))
         doc.notice.connect(lambda text: self.status.showMessage(text, 8000))
+        doc.status_message.connect(self.status.showMessage)
         doc.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
         self.review_panel.jumped.connect(self._reveal_landmark)
         viewer.point_dragging.connect(self.landmarks_panel.model.set_preview)
@@ -337,10 +338,7 @@ class MainWindow(QMainWindow):
             self._predict(added)
 
     def _is_demo(self) -> bool:
-        from app.paths import demo_project_path
-
-        project = self.doc.project
-        return project is not None and Path(project.path).resolve() == demo_project_path().resolve()
+        return self.doc.is_demo()
 
     def save(self) -> None:
         self.doc.save()

@@ -43,7 +43,7 @@ class PacsController(QObject):
         self.fetch_call.failed.connect(self._failed)
         self.store_call = BackgroundCall("pacs-store", self)
         self.store_call.done.connect(self._stored)
-        self.store_call.failed.connect(lambda message: self.window.show_error(f"Storing to the PACS failed: {message}"))
+        self.store_call.failed.connect(lambda message: self.doc.error_raised.emit(f"Storing to the PACS failed: {message}"))
         self.fetch_progress.connect(self._progress)
 
     # -- server settings ------------------------------------------------------------
@@ -115,7 +115,7 @@ class PacsController(QObject):
             dialog.idle(str(exc), error=True)
             return False
         project = self.doc.project
-        editable = project is not None and not project.read_only and not self.window._is_demo()
+        editable = project is not None and not project.read_only and not self.doc.is_demo()
         cache = cache_folder(project.path) if editable else user_data_dir() / "pacs"
         self._cancel.clear()
         self._fetch_for = project.path if editable else None  # where the images are cached for
@@ -146,14 +146,14 @@ class PacsController(QObject):
         if self.dialog is not None:
             self.dialog.idle(message, error=True)
         else:
-            self.window.show_error(message)
+            self.doc.error_raised.emit(message)
 
     # -- store to PACS --------------------------------------------------------------
 
     def show_store(self) -> StoreToPacsDialog | None:
         project = self.doc.project
         if project is None or not project.images:
-            self.window.show_error("Open a project with DICOM images first: reports are stored for DICOM images.")
+            self.doc.error_raised.emit("Open a project with DICOM images first: reports are stored for DICOM images.")
             return None
         n_dicom = sum(self._is_dicom(im.path) for im in project.images)
         dialog = StoreToPacsDialog(self.window, n_dicom, len(project.images) - n_dicom)
@@ -182,7 +182,7 @@ class PacsController(QObject):
         try:
             server = self._server(dialog.server_form)
         except DicomWebError as exc:
-            self.window.show_error(str(exc))
+            self.doc.error_raised.emit(str(exc))
             return False
         import numpy as np
 
@@ -198,13 +198,13 @@ class PacsController(QObject):
             return len(store_datasets(server, built))
 
         self._store_target = (server.url, include)
-        self.window.status.showMessage(f"Storing landmark reports at {server.url}…")
+        self.doc.status_message.emit(f"Storing landmark reports at {server.url}…", 0)
         return self.store_call.start(run)
 
     def _stored(self, count: int) -> None:
         url, include = self._store_target
         who = "with the patients' identifiers" if include else "pseudonymised"
-        self.window.status.showMessage(f"Stored {count} landmark report(s) at {url} ({who})", 8000)
+        self.doc.status_message.emit(f"Stored {count} landmark report(s) at {url} ({who})", 8000)
         self.stored.emit(count)
 
     def shutdown(self) -> None:

@@ -61,7 +61,7 @@ class TrainingController(QObject):
         """Save the project and start training on it in a subprocess (False: refused, says why)."""
         doc = self.doc
         if self.run.is_running():
-            self.window.status.showMessage("Training is already running", 3000)
+            self.doc.status_message.emit("Training is already running", 3000)
             return False
         if not doc.require_editable():
             return False
@@ -81,7 +81,7 @@ class TrainingController(QObject):
         self.panel.reset_curves()
         self.panel.status.setText("Starting the trainer…")
         self.panel.progress.setRange(0, 0)
-        self.window.status.showMessage("Training started: keep reviewing meanwhile", 4000)
+        self.doc.status_message.emit("Training started: keep reviewing meanwhile", 4000)
         self.window.update_training_actions()
         return True
 
@@ -140,13 +140,13 @@ class TrainingController(QObject):
 
     def _on_failed(self, message: str) -> None:
         self._last_error = message
-        self.window.show_error(f"Training failed: {message}")
+        self.doc.error_raised.emit(f"Training failed: {message}")
 
     def _on_finished(self, status: str) -> None:
         self.panel.on_finished(status, self._last_error)
         self.window.update_training_actions()
         if status == "cancelled":
-            self.window.status.showMessage("Training cancelled: the current model is unchanged", 5000)
+            self.doc.status_message.emit("Training cancelled: the current model is unchanged", 5000)
         elif status == "done" and self.run.result is not None:
             self.show_report(self.run.result)
 
@@ -175,13 +175,13 @@ class TrainingController(QObject):
             doc.save()
             path = result.get("model_path") or model_path
         except Exception as exc:  # AdoptionRefused, RegistryError, model file errors: one line
-            self.window.show_error(f"{version} was not adopted: {' '.join(str(exc).split())}")
+            self.doc.error_raised.emit(f"{version} was not adopted: {' '.join(str(exc).split())}")
             return False
         finally:
             QGuiApplication.restoreOverrideCursor()
         self.active.adopted(path)
         self.panel.status.setText(f"Using {version}")
-        self.window.status.showMessage(f"Adopted {version}: images are predicted again with it", 5000)
+        self.doc.status_message.emit(f"Adopted {version}: images are predicted again with it", 5000)
         # Every image: unreviewed landmarks take the new prediction; reviewed ones keep the user's
         # points and the landmark table shows the new prediction's distance to them (core.review.agreement).
         self.window.predict_ids(doc.image_ids())
@@ -229,7 +229,7 @@ class TrainingController(QObject):
         try:
             version = "v0" if name == doc.project.schema.name else ModelRegistry(doc.project.path, doc.project.schema.name).import_model(name)
         except Exception as exc:
-            self.window.show_error(f"Cannot use {name}: {' '.join(str(exc).split())}")
+            self.doc.error_raised.emit(f"Cannot use {name}: {' '.join(str(exc).split())}")
             return False
         return self.adopt(version, force=True)
 
@@ -247,12 +247,12 @@ class TrainingController(QObject):
 
     def show_versions(self) -> VersionsDialog | None:
         if self.doc.project is None:
-            self.window.show_error("No project is open.")
+            self.doc.error_raised.emit("No project is open.")
             return None
         try:
             listing = self.list_versions()
         except Exception as exc:
-            self.window.show_error(f"Cannot list the model versions: {exc}")
+            self.doc.error_raised.emit(f"Cannot list the model versions: {exc}")
             return None
         if self.versions is not None:
             self.versions.done(0)
