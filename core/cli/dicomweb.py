@@ -84,12 +84,12 @@ def cmd_project_add_dicomweb(args: argparse.Namespace, project) -> int:
 
 def cmd_project_store_sr(args: argparse.Namespace) -> int:
     """``project store-sr P --dicomweb URL``: a TID 1500 report per DICOM image, stored by STOW-RS."""
-    from core.cli.common import open_project
     from core.dicomweb import store_datasets
     from core.exchange.dicom_sr import reports
+    from core.project import Project
 
     server = server_from(args)
-    with open_project(args.project) as project:
+    with Project.open(args.project, read_only=True) as project:  # only read: the app may have it open
         built, skipped = reports(project, args.include_identifiers, args.reviewed_only)
     if not built:
         raise ValueError("no DICOM image of the project has a placed landmark: no report to store")

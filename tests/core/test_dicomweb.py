@@ -80,7 +80,11 @@ def test_end_to_end_search_fetch_predict_store_read_back(pacs, tmp_path, passwor
     assert main(["project", "add", str(project_path), "--dicomweb", url, "--study", RG1_STUDY]) == 0
     assert "1 image(s) added" in capsys.readouterr().out
     assert main(["predict", "--project", str(project_path)]) == 0
-    assert main(["project", "store-sr", str(project_path), "--dicomweb", url, "--include-identifiers"]) == 0
+    holder = Project.open(project_path)  # the app has the project open: storing only reads it
+    try:
+        assert main(["project", "store-sr", str(project_path), "--dicomweb", url, "--include-identifiers"]) == 0
+    finally:
+        holder.close()
     assert "stored 1 landmark report(s)" in capsys.readouterr().out
 
     project = Project.open(project_path)
