@@ -65,7 +65,7 @@ class PacsController(QObject):
         settings.setValue("url", server.url)  # credentials typed into the URL are dropped here
         settings.setValue("user", server.user or "")
         settings.sync()
-        self._password = server.password
+        self._password = server.password or server.token
         return server
 
     # -- open from PACS -------------------------------------------------------------

@@ -43,14 +43,20 @@ class ServerForm(QGroupBox):
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setPlaceholderText("kept for this session only, never saved")
+        self.password.setToolTip("With a user: the password. Without one: an OAuth bearer token (cloud archives).")
         form = QFormLayout(self)
         form.addRow("DICOMweb URL:", self.url)
         form.addRow("User:", self.user)
-        form.addRow("Password:", self.password)
+        form.addRow("Password or token:", self.password)
 
     def server(self) -> Server:
-        """The server typed in; DicomWebError (one line) for an address that is not http(s)."""
-        return Server.parse(self.url.text(), self.user.text().strip() or None, self.password.text() or None)
+        """The server typed in; DicomWebError (one line) for an address that is not http(s). Without a
+        user the secret field is a bearer token."""
+        user, secret = self.user.text().strip() or None, self.password.text() or None
+        server = Server.parse(self.url.text(), user, secret if user else None)
+        if server.user is None and secret:
+            return Server(server.url, None, None, secret)
+        return server
 
 
 class OpenFromPacsDialog(QDialog):

@@ -6,7 +6,8 @@
 
 Each takes ``--user NAME``; the password comes from the environment variable
 ``ANATOMARK_DICOMWEB_PASSWORD`` (or a prompt on a terminal), never from an argument that the
-machine's other users could read in the process list, and is never printed or stored.
+machine's other users could read in the process list, and is never printed or stored. Without a
+user, a bearer token (cloud archives) comes from ``ANATOMARK_DICOMWEB_TOKEN``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from core.cli.common import EXIT_USAGE
 def add_server_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--dicomweb", required=required, metavar="URL",
                         help="the server's DICOMweb root, e.g. http://pacs:8042/dicom-web")
-    parser.add_argument("--user", default=None, help="user name (password: $ANATOMARK_DICOMWEB_PASSWORD or a prompt)")
+    parser.add_argument("--user", default=None, help="user name (password: $ANATOMARK_DICOMWEB_PASSWORD or a prompt); "
+                        "without one, a bearer token from $ANATOMARK_DICOMWEB_TOKEN")
 
 
 def server_from(args: argparse.Namespace):

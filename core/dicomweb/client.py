@@ -75,6 +75,8 @@ def _client(server: Server):
 
     session = (create_session_from_user_pass(server.user, server.password or "") if server.user
                else create_session())
+    if server.token and not server.user:
+        session.headers["Authorization"] = f"Bearer {server.token}"
     adapter = _adapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)

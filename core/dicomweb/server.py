@@ -11,9 +11,10 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-#: The environment variable the command line reads a password from (never a command-line argument,
-#: which other users of the machine can see in the process list).
+#: The environment variables the command line reads a password or a bearer token from (never a
+#: command-line argument, which other users of the machine can see in the process list).
 PASSWORD_ENV = "ANATOMARK_DICOMWEB_PASSWORD"
+TOKEN_ENV = "ANATOMARK_DICOMWEB_TOKEN"
 
 
 class DicomWebError(ValueError):
@@ -25,11 +26,14 @@ class DicomWebError(ValueError):
 
 @dataclass(frozen=True)
 class Server:
-    """``url``: the DICOMweb root (``http://host:8042/dicom-web``), without credentials."""
+    """``url``: the DICOMweb root (``http://host:8042/dicom-web``), without credentials; ``user`` and
+    ``password`` for HTTP basic authentication, or ``token``: an OAuth bearer token (cloud archives:
+    Google Cloud Healthcare, Azure Health Data Services, dcm4chee behind Keycloak)."""
 
     url: str
     user: str | None = None
     password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
 
     @classmethod
     def parse(cls, url: str, user: str | None = None, password: str | None = None) -> Server:
@@ -53,10 +57,11 @@ class Server:
                    password if password is not None else (unquote(parts.password) if parts.password else None))
 
     def with_password_from_env(self) -> Server:
-        """The same server, with the password from :data:`PASSWORD_ENV` when none was given."""
-        if self.password is None and os.environ.get(PASSWORD_ENV):
-            return Server(self.url, self.user, os.environ[PASSWORD_ENV])
-        return self
+        """The same server, with the password from :data:`PASSWORD_ENV` when none was given, and the
+        bearer token from :data:`TOKEN_ENV` when neither a token nor a user was given."""
+        password = self.password if self.password is not None else (os.environ.get(PASSWORD_ENV) or None)
+        token = self.token or (os.environ.get(TOKEN_ENV) or None if not self.user else None)
+        return Server(self.url, self.user, password, token)
 
 
 def _shown(text: str) -> str:

@@ -90,3 +90,17 @@ def test_a_failing_search_says_why_in_the_dialog_and_adds_nothing(make_window, q
     assert dialog.results.rowCount() == 0 and not dialog.open_button.isEnabled()
     assert window.doc.image_ids() == []
     dialog.close()
+
+
+def test_the_secret_field_is_a_token_without_a_user(qtbot):
+    from app.pacs_dialogs import ServerForm
+
+    form = ServerForm()
+    qtbot.addWidget(form)
+    form.url.setText("https://healthcare.example/v1/dicomWeb")
+    form.password.setText("tok-1")
+    server = form.server()
+    assert server.user is None and server.password is None and server.token == "tok-1"
+    form.user.setText("me")
+    server = form.server()
+    assert server.user == "me" and server.password == "tok-1" and server.token is None

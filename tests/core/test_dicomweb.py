@@ -285,3 +285,37 @@ def test_an_instance_that_is_not_dicom_is_one_line_and_leaves_nothing(tmp_path, 
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+class _TokenOnly(_Garbage):
+    """A cloud-style archive: answers only requests with the right OAuth bearer token."""
+
+    def do_GET(self):  # noqa: N802
+        ok = self.headers.get("Authorization") == "Bearer tok-9f3c"
+        body = b"[]" if ok else b""
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Type", "application/dicom+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_bearer_token_from_the_environment(monkeypatch, capsys) -> None:
+    from core.dicomweb.server import TOKEN_ENV
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TokenOnly)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/dicom-web"
+        monkeypatch.delenv(TOKEN_ENV, raising=False)
+        assert main(["pacs", "search", "--dicomweb", url]) == 2
+        assert "HTTP 401" in capsys.readouterr().err
+        monkeypatch.setenv(TOKEN_ENV, "tok-9f3c")
+        assert main(["pacs", "search", "--dicomweb", url]) == 0
+        assert "no study matches" in capsys.readouterr().out
+        server = Server.parse(url).with_password_from_env()
+        assert server.token == "tok-9f3c" and "tok-9f3c" not in repr(server)
+        assert search_studies(server) == []
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
