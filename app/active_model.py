@@ -60,7 +60,7 @@ class ActiveModel(QObject):
 
     def installed_name(self) -> str | None:
         """Name of the installed model the project predicts with (None for a retrained version)."""
-        from core.modelfile import read_card
+        from core.model_card import read_model_card
         from core.resources import models_dir
 
         if self.doc.project is None:
@@ -68,11 +68,10 @@ class ActiveModel(QObject):
         if not self.path:
             return self.doc.project.schema.name
         try:
-            card = read_card(self.path)
+            card = read_model_card(self.path)
         except Exception:
             return None
-        imported = (card.get("imported_from") or {}).get("model", "")
-        if imported:
-            return imported.split("@")[0]
+        if card.imported_from:
+            return card.imported_from.split("@")[0]
         # v0 is the installed file itself; a retrained version (same name, a project folder) is none of them.
-        return card.get("name") if Path(self.path).resolve().parent == models_dir().resolve() else None
+        return card.name if Path(self.path).resolve().parent == models_dir().resolve() else None

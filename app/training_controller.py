@@ -190,15 +190,17 @@ class TrainingController(QObject):
 
     # -- another bundled model -----------------------------------------------------------
 
-    def bundled_models(self) -> list[dict]:
-        """Cards of the installed models for the open project's schema (e.g. chest6, chest6-seg)."""
+    def bundled_models(self) -> list:
+        """Cards (``ModelCard``) of the installed models for the open project's schema (e.g. chest6, chest6-seg)."""
+        from core.model_card import ModelCard
         from core.modelfile import list_models
 
         if self.doc.project is None:
             return []
         schema = self.doc.project.schema.name
-        cards = [c for c in list_models() if "error" not in c and c.get("schema", {}).get("name") == schema]
-        return sorted(cards, key=lambda c: (c["name"] != schema, c["name"]))  # the schema's default first
+        cards = [ModelCard.parse(c, str(c.get("name"))) for c in list_models() if "error" not in c]
+        cards = [c for c in cards if c.schema_name == schema]
+        return sorted(cards, key=lambda c: (c.name != schema, c.name))  # the schema's default first
 
     def fill_bundled_menu(self, menu) -> None:
         """Model ▸ Use Bundled Model: one checkable entry per model of the schema, the one in use checked."""
@@ -209,13 +211,13 @@ class TrainingController(QObject):
             return
         in_use = self.active.installed_name()
         for card in cards:
-            segments = " · draws masks" if (card.get("architecture", {}).get("global") or {}).get("mask_classes") else ""
-            action = menu.addAction(f"{card['name']} — {card.get('architecture', {}).get('family', '')}{segments}")
-            action.setToolTip(card.get("title", ""))
+            segments = " · draws masks" if card.mask_classes else ""
+            action = menu.addAction(f"{card.name} — {card.family}{segments}")
+            action.setToolTip(card.title)
             action.setCheckable(True)
-            action.setChecked(card["name"] == in_use)
+            action.setChecked(card.name == in_use)
             action.setEnabled(self.doc.is_editable())
-            action.triggered.connect(lambda _checked=False, name=card["name"]: self.use_bundled(name))
+            action.triggered.connect(lambda _checked=False, name=card.name: self.use_bundled(name))
 
     def use_bundled(self, name: str) -> bool:
         """Predict with another installed model of the schema: it becomes a project version (the

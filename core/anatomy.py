@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.model_card import ModelCard
+
 __all__ = ["FITS_WITHIN", "MISFIT_BEYOND", "AnatomyFit", "anatomy_reference", "check_reference", "fit_of", "fit_to_reference",
            "procrustes_residual"]
 
@@ -144,9 +146,9 @@ def fit_to_reference(points: np.ndarray, reference, model: str, anatomy: str) ->
     return AnatomyFit(model, anatomy, residual, float(reference["typical_residual"]))
 
 
-def fit_of(points: np.ndarray, card: dict, model: str) -> AnatomyFit | None:
+def fit_of(points: np.ndarray, card: ModelCard, model: str) -> AnatomyFit | None:
     """The fit of predicted ``points`` (K, 2) for a model with ``card`` (its ``anatomy`` entry)."""
-    return fit_to_reference(points, card.get("anatomy"), model, str((card.get("schema") or {}).get("name", "?")))
+    return fit_to_reference(points, card.anatomy, model, card.schema_name)
 
 
 def schema_models(folder=None) -> list[str]:
@@ -155,31 +157,30 @@ def schema_models(folder=None) -> list[str]:
     from core.modelfile import list_models
 
     names = []
-    for card in list_models(folder):
-        schema = card.get("schema") or {}
+    for entry in list_models(folder):
+        card = ModelCard.parse(entry, str(entry.get("name", "?")))
         try:
-            check_reference(card.get("anatomy"), len((schema.get("content") or {}).get("landmarks") or []))
+            check_reference(card.anatomy, len(card.landmarks))
         except ValueError:
             continue
-        if card.get("name") == schema.get("name"):
-            names.append(str(card["name"]))
+        if card.name == card.schema_name:
+            names.append(card.name)
     return names
 
 
 def reference_for_schema(schema_name: str, folder=None) -> dict | None:
     """The ``anatomy`` entry of the bundled model named after ``schema_name``, or None (no such model,
     or its card has none): what images of a project of that schema should look like."""
-    from core.modelfile import ModelFileError, read_card
-    from core.resources import models_dir
+    from core.model_card import read_model_card
+    from core.resources import ModelFileError, models_dir
 
     path = (folder or models_dir()) / f"{schema_name}.json"
     try:
-        card = read_card(path)
-        entry = card.get("anatomy")
-        check_reference(entry, len(((card.get("schema") or {}).get("content") or {}).get("landmarks") or []))
+        card = read_model_card(path)
+        check_reference(card.anatomy, len(card.landmarks))
     except (ModelFileError, ValueError, OSError):
         return None
-    return entry
+    return card.anatomy
 
 
 class BundledChooser:

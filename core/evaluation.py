@@ -10,7 +10,7 @@ import numpy as np
 from core.uncertainty.calibrate import Collected, coverage
 from core.uncertainty.conformal import heatmap_covariance
 from core.inference import Predictor
-from core.metrics import DEFAULT_RADII_MM, DEFAULT_RADII_PX, evaluation_summary, point_errors
+from core.metrics import evaluation_summary, point_errors
 from core.training.datasets import LandmarkDataset
 from core.training.masks import prediction_dice
 
@@ -61,9 +61,8 @@ def evaluate_predictor(
     gt = dataset.points()[:n]
     samples = dataset.samples[:n]
     spacings = [s.spacing for s in samples] if all(s.spacing for s in samples) else None
-    eval_card = predictor.model.card.get("evaluation", {})
-    radii_px = eval_card.get("radii_px", DEFAULT_RADII_PX)
-    radii_mm = eval_card.get("radii_mm", DEFAULT_RADII_MM)
+    settings = predictor.model.info.evaluation
+    radii_px, radii_mm = settings.radii_px, settings.radii_mm
     final = np.stack(finals)
     summary = evaluation_summary(final, gt, spacings, list(dataset.schema.landmarks), radii_px, radii_mm)
     summary["stages"] = {
@@ -71,11 +70,11 @@ def evaluate_predictor(
         "refined": _stage_summary(np.stack(refineds), gt, spacings),
         "final": _stage_summary(final, gt, spacings),
     }
-    reference = eval_card.get("reference_long_side")
+    reference = settings.reference_long_side
     if reference:
         scale = np.array([reference / max(size) for size in sizes])[:, None]
         errors = point_errors(final, gt) * scale
-        ref_radii = eval_card.get("reference_radii_px", [3, 6, 9])
+        ref_radii = settings.reference_radii_px
         valid = errors[np.isfinite(errors)]
         summary["reference"] = {
             "long_side_px": reference,

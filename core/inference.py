@@ -144,26 +144,25 @@ class Predictor:
     def __init__(self, model: str | Path = DEFAULT_MODEL, device: str = "auto", decoder: str | None = None) -> None:
         self.device, self.device_reason = select_device(device)
         self.model: LoadedModel = load_model(resolve_model(model), self.device)
-        inference = self.model.card.get("inference", {})
-        # ``patch_decoder`` is the key of cards written before decoders were selectable.
-        self.patch_decoder: str = decoder or inference.get("decoder") or inference.get("patch_decoder", "soft_argmax")
+        inference = self.model.info.inference
+        self.patch_decoder: str = decoder or inference.decoder or "soft_argmax"
         if self.patch_decoder not in DECODERS:
             raise ValueError(f"unknown decoder {self.patch_decoder!r}; choose one of {', '.join(DECODERS)}")
         # Regression heatmaps (spatial-configuration, adaptive targets) peak at ~1 over a flat
         # background: a global soft-argmax drifts towards the centre, so their recipes name the
         # decoder of their papers for the global heatmaps. ``decoder`` (the override) wins for a
         # model whose global heatmaps are its final ones.
-        global_decoder = inference.get("global_decoder")
+        global_decoder = inference.global_decoder
         if self.model.patch_net is None and (decoder or not global_decoder):
             global_decoder = self.patch_decoder
         self.global_decoder: str = global_decoder or "soft_argmax"
         if self.global_decoder not in DECODERS:
             raise ValueError(f"unknown decoder {self.global_decoder!r}; choose one of {', '.join(DECODERS)}")
         self.conformal = ConformalCalibration.from_card(self.model.card, tuple(self.model.schema.landmarks))
-        self.confidence_radius: float = float(inference.get("confidence_radius", 3.0))
+        self.confidence_radius: float = inference.confidence_radius
         # Re-centring the patch on its own answer removes most of the global
         # stage's offset; the card says how many passes the model was tuned for.
-        self.patch_iterations: int = int(inference.get("patch_iterations", 1))
+        self.patch_iterations: int = inference.patch_iterations
 
     @property
     def final_decoder(self) -> str:
@@ -232,7 +231,7 @@ class Predictor:
             coverage=self.conformal.coverage if self.conformal is not None else None,
             region_mm=region_mm,
             decoder=self.final_decoder,
-            anatomy=fit_of(points, self.model.card, self.model_id),
+            anatomy=fit_of(points, self.model.info, self.model_id),
             timings_ms={
                 "load": (t_load - t0) * 1e3,
                 "global": (t_global - t_load) * 1e3,

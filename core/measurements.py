@@ -23,7 +23,6 @@ raw spread is 4-6x the real error; a model card's ``inference.uncertainty_scale`
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -77,18 +76,11 @@ def uncertainty_scale(model_id: str) -> float:
     return _card_scale(str(model_id).split("@", 1)[0])
 
 
-@functools.lru_cache(maxsize=32)
 def _card_scale(name: str) -> float:
-    import json
+    from core.model_card import bundled_card
 
-    from core.resources import models_dir
-
-    try:
-        card = json.loads((models_dir() / f"{name}.json").read_text(encoding="utf-8"))
-        value = float(card.get("inference", {}).get("uncertainty_scale", 1.0))
-    except (OSError, ValueError, TypeError, AttributeError):
-        return 1.0
-    return value if math.isfinite(value) and value > 0 else 1.0
+    card = bundled_card(name)
+    return card.inference.uncertainty_scale if card is not None else 1.0
 
 
 def heatmap_offsets(heatmaps: np.ndarray, heatmap_to_image: np.ndarray, n: int = DEFAULT_SAMPLES,

@@ -19,12 +19,12 @@ from pathlib import Path
 import torch
 
 from core.atomic import atomic_write_bytes, atomic_write_text
-from core.card_checks import CardError, card_binding, check_card, parse_card
+from core.card_checks import CardError, card_binding, check_card
 from core.models import PatchNet, PatchNetConfig, build_global_net
+from core.model_card import FORMAT_VERSION, ModelCard, card_path, read_card
 from core.resources import ModelFileError, models_dir, weights_path
 from core.schema import LandmarkSchema, SchemaError
 
-FORMAT_VERSION = 1
 INTENDED_USE = "research use, not for clinical decisions"
 #: The entry of a weights file that holds its card's ``binding`` (``core.card_checks.card_binding``);
 #: files saved before it existed have none and load on the card checks alone.
@@ -47,10 +47,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def card_path(path: str | Path) -> Path:
-    return weights_path(path).with_suffix(".json")
-
-
 def save_model(path: str | Path, state_dict: dict[str, torch.Tensor], card: dict) -> Path:
     """Publish weights then card atomically; fills ``format_version`` and ``weights_sha256``."""
     pt = Path(path).with_suffix(".pt")
@@ -65,39 +61,20 @@ def save_model(path: str | Path, state_dict: dict[str, torch.Tensor], card: dict
     return pt
 
 
-def read_card(path: str | Path) -> dict:
-    """The model card as a dict; ModelFileError when missing, unreadable or of an unknown format."""
-    path = card_path(path)
-    try:
-        card = parse_card(path.read_bytes())
-    except FileNotFoundError as exc:
-        raise ModelFileError(f"{path.name}: model card missing") from exc
-    except CardError as exc:
-        raise ModelFileError(f"{path.name}: {exc}") from exc
-    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON, text, or a 5000-digit number
-        raise ModelFileError(f"{path.name}: model card unreadable ({exc.__class__.__name__})") from exc
-    if not isinstance(card, dict) or card.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{path.name}: not an Anatomark model card of format {FORMAT_VERSION}")
-    return card
-
-
 @dataclass
 class LoadedModel:
     path: Path
-    card: dict
+    card: dict  # the card as read, for writing a derived card; read it through ``info``
     schema: LandmarkSchema
     global_net: torch.nn.Module  # LandmarkNet, SegNet or FARNet (core.models.GLOBAL_NETS)
     patch_net: PatchNet | None
+    info: ModelCard  # the card, typed (parsed once, when the model is loaded)
 
     @property
     def model_id(self) -> str:
         """``name@version``; a model imported into a project as a version (``ModelRegistry.import_model``)
-        keeps the id of the model it copies, weights and all: predictions, provenance and the bundled
-        calibration lookup (``core.uncertainty.conformal.prediction_regions``) then name the same model."""
-        imported = self.card.get("imported_from") or {}
-        if imported.get("model") and imported.get("weights_sha256") == self.card.get("weights_sha256"):
-            return str(imported["model"])
-        return f"{self.card.get('name', self.path.stem)}@{self.card.get('version', '0')}"
+        keeps the id of the model it copies (``ModelCard.model_id``)."""
+        return self.info.model_id
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu", expected_schema: LandmarkSchema | None = None) -> LoadedModel:
@@ -145,7 +122,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu", expected_sc
     global_net.to(device).eval()
     if patch_net is not None:
         patch_net.to(device).eval()
-    return LoadedModel(pt, card, schema, global_net, patch_net)
+    return LoadedModel(pt, card, schema, global_net, patch_net, ModelCard.parse(card, pt.stem))
 
 
 def combined_state_dict(global_net: torch.nn.Module, patch_net: torch.nn.Module | None) -> dict[str, torch.Tensor]:

@@ -25,13 +25,14 @@ from core.cli.common import EXIT_USAGE
 
 def cmd_anatomy(args: argparse.Namespace, samples: list, label: str) -> int:
     from core.anatomy import anatomy_reference
+    from core.model_card import ModelCard
     from core.modelfile import read_card, republish
     from core.resources import resolve_model
     from core.schema import SchemaError
 
     src = resolve_model(args.model)
     card = read_card(src)
-    names = list(((card.get("schema") or {}).get("content") or {}).get("landmarks") or [])
+    names = list(ModelCard.parse(card).landmarks)
     if not samples or len(samples[0].points) != len(names):
         raise SchemaError(f"{Path(args.dataset).name}: its landmarks are not the model's {len(names)}")
     entry = anatomy_reference([s.points for s in samples], label)

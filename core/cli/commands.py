@@ -138,13 +138,16 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.json:
         print_json([{k: v for k, v in c.items() if k not in ("training",)} for c in cards])
         return 0
-    for card in cards:
-        if "error" in card:
-            print(f"{card['name']:<10} unusable: {card['error']}")
+    from core.model_card import ModelCard
+
+    for entry in cards:
+        if "error" in entry:
+            print(f"{entry['name']:<10} unusable: {entry['error']}")
             continue
-        metrics = card.get("metrics", {})
-        summary = ", ".join(f"{k} {v}" for k, v in metrics.get("headline", {}).items())
-        print(f"{card['name']:<10} v{card.get('version')}  schema {card['schema']['name']}  {card.get('title', '')}")
+        card = ModelCard.parse(entry, str(entry.get("name")))
+        headline = (card.data.get("metrics") or {}).get("headline") or {}
+        summary = ", ".join(f"{k} {v}" for k, v in headline.items()) if isinstance(headline, dict) else ""
+        print(f"{card.name:<10} v{card.version}  schema {card.schema_name}  {card.title}")
         if summary:
             print(f"{'':<10} {summary}")
     return 0

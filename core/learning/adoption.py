@@ -10,6 +10,7 @@ from core.learning.registry import BUNDLED, ModelRegistry, RegistryError
 from core.learning.selection import is_reviewed, training_split
 from core.learning.validation import evaluate_model
 from core.learning.verdict import judge
+from core.model_card import ModelCard
 from core.project import Project
 
 __all__ = ["AdoptionRefused", "adopt", "repredict", "version_rows"]
@@ -53,7 +54,7 @@ def adopt(project: Project, version: str, force: bool = False, device: str = "cp
                                       f"subset ({after:.2f} px vs {before:.2f} px MRE); not adopted "
                                       f"(use --force to restore it anyway)")
         elif not force:  # no locked subset yet: the run's own verdict against the same parent
-            verdict = (registry.card(version).get("metrics") or {}).get("validation") or {}
+            verdict = ModelCard.parse(registry.card(version), version).validation
             if verdict.get("before_version") == previous and verdict.get("adoptable") is False:
                 raise AdoptionRefused(f"{version} was worse than {previous} when it was trained; not adopted "
                                       f"(use --force to adopt it anyway)")
@@ -96,12 +97,12 @@ def repredict(project: Project, all_images: bool = False, device: str = "cpu",
     return len(todo)
 
 
-def _installed_model(version: str, card: dict) -> str | None:
+def _installed_model(version: str, card: ModelCard) -> str | None:
     """``name@version`` of the installed model a version is (v0, or one imported with
     Model ▸ Use Bundled Model); None for a version trained in the project."""
     if version == BUNDLED:
-        return f"{card.get('name')}@{card.get('version', '0')}"
-    return (card.get("imported_from") or {}).get("model")
+        return f"{card.name}@{card.version}"
+    return card.imported_from
 
 
 def version_rows(project: Project) -> list[dict]:
@@ -111,22 +112,22 @@ def version_rows(project: Project) -> list[dict]:
 
     registry = ModelRegistry(project.path, project.schema.name)
     current = current_version(project, registry)
-    cards = {version: registry.card(version) for version in registry.versions()}
+    cards = {version: ModelCard.parse(registry.card(version), version) for version in registry.versions()}
     # Each run measures its parent ("before") and itself ("after") on the locked subset: every version,
     # v0 included, shows its newest such figure (later runs may have measured it on a grown subset).
     measured: dict[str, tuple[float, str]] = {}
     for version, card in cards.items():
-        val = (card.get("metrics") or {}).get("validation") or {}
+        val = card.validation
         for who, summary in ((val.get("before_version"), val.get("before")), (version, val.get("after"))):
             mre = (summary or {}).get("mre_px") if isinstance(summary, dict) else None
             if isinstance(who, str) and isinstance(mre, (int, float)):
                 measured[who] = (float(mre), version)
     rows = []
     for version, card in cards.items():
-        val = (card.get("metrics") or {}).get("validation") or {}
+        val = card.validation
         mre, run = measured.get(version, (None, None))
-        rows.append({"version": version, "current": version == current, "parent": card.get("parent_version"),
-                     "path": str(registry.path(version)), "date": card.get("date"), "title": card.get("title", ""),
+        rows.append({"version": version, "current": version == current, "parent": card.parent_version,
+                     "path": str(registry.path(version)), "date": card.date, "title": card.title,
                      "val_mre_px": mre, "val_measured_by": run, "adoptable": val.get("adoptable"),
                      "verdict": (val.get("verdict") or {}).get("text"),
                      "imported": _installed_model(version, card)})

@@ -236,7 +236,7 @@ class ModelRegistry:
         loaded = load_model(path)
         if loaded.schema.name != self.schema:
             raise RegistryError(f"{loaded.model_id} is a model for {loaded.schema.name!r}, not for this project's {self.schema!r}")
-        sha = loaded.card["weights_sha256"]
+        sha = loaded.info.weights_sha256
         for version in self.versions():
             if version != BUNDLED and (self.card(version).get("imported_from") or {}).get("weights_sha256") == sha:
                 return version

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.metrics import DEFAULT_RADII_MM, DEFAULT_RADII_PX, evaluation_summary, point_errors
+from core.metrics import evaluation_summary, point_errors
 from core.training.datasets import Sample
 
 __all__ = ["ACCEPT_RADIUS_MM", "accept_radius_px", "censor", "compact", "evaluate_model", "worse_images"]
@@ -89,9 +89,8 @@ def evaluate_model(model_path: Path, samples: list[Sample], names: tuple[str, ..
     pred = np.stack(preds)
     gt = np.stack([s.points for s in samples])
     spacings = [s.spacing for s in samples] if all(s.spacing for s in samples) else None
-    card = predictor.model.card.get("evaluation", {})
-    summary = evaluation_summary(pred, gt, spacings, list(names), card.get("radii_px", DEFAULT_RADII_PX),
-                                 card.get("radii_mm", DEFAULT_RADII_MM))
+    settings = predictor.model.info.evaluation
+    summary = evaluation_summary(pred, gt, spacings, list(names), settings.radii_px, settings.radii_mm)
     per_image = np.nanmean(point_errors(pred, gt), axis=1)
     summary["per_image"] = {s.id: round(float(e), 3) for s, e in zip(samples, per_image)}
     summary["per_image_mm"] = None

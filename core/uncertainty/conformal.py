@@ -25,7 +25,6 @@ covariances (..., K, 2, 2) image px². No torch, no Qt.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import dataclass
 
@@ -222,14 +221,14 @@ def prediction_regions(prediction, calibration: ConformalCalibration | None = No
 
 @functools.lru_cache(maxsize=16)
 def _bundled_calibration(model_id: str) -> ConformalCalibration | None:
-    """Read as plain JSON (no torch import: the app calls this while drawing)."""
-    from core.resources import models_dir
+    """The installed model's calibration when ``model_id`` is exactly it (no torch: the app calls this
+    while drawing)."""
+    from core.model_card import bundled_card
 
-    name = model_id.split("@", 1)[0]
+    card = bundled_card(model_id.split("@", 1)[0])
+    if card is None or card.model_id != model_id or card.conformal is None:
+        return None
     try:
-        card = json.loads((models_dir() / f"{name}.json").read_text(encoding="utf-8"))
-        if f"{card.get('name', name)}@{card.get('version', '0')}" != model_id:
-            return None
-        return ConformalCalibration.from_card(card, tuple(card["uncertainty"]["conformal"]["landmarks"]))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return ConformalCalibration.from_card(card.data, tuple(card.conformal["landmarks"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None

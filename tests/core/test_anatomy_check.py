@@ -12,6 +12,7 @@ from core.anatomy import (FITS, MISFIT, UNSURE, AnatomyFit, BundledChooser, anat
                           fit_of, procrustes_residual, schema_models)
 from core.card_checks import CardError, check_card
 from core.cli import main
+from core.model_card import ModelCard
 from core.modelfile import read_card
 from core.resources import resolve_model
 from core.resources import samples_dir
@@ -73,7 +74,7 @@ def test_verdicts_follow_the_ratio() -> None:
 def test_a_bad_reference_is_refused(entry) -> None:
     with pytest.raises(ValueError):
         check_reference(entry, 5)
-    assert fit_of(SQUARE_ISH, {"anatomy": entry, "schema": {"name": "x"}}, "m") is None
+    assert fit_of(SQUARE_ISH, ModelCard.parse({"anatomy": entry, "schema": {"name": "x"}}), "m") is None
 
 
 def test_a_card_with_a_bad_reference_is_refused_in_one_line() -> None:
