@@ -52,11 +52,13 @@ class ServerForm(QGroupBox):
     def server(self) -> Server:
         """The server typed in; DicomWebError (one line) for an address that is not http(s). Without a
         user the secret field is a bearer token."""
-        user, secret = self.user.text().strip() or None, self.password.text() or None
-        server = Server.parse(self.url.text(), user, secret if user else None)
-        if server.user is None and secret:
-            return Server(server.url, None, None, secret)
-        return server
+        server = Server.parse(self.url.text(), self.user.text().strip() or None)  # a user may be in the URL
+        secret = self.password.text() or None
+        if secret is None:
+            return server
+        if server.user:
+            return Server(server.url, server.user, secret)
+        return Server(server.url, None, None, secret)
 
 
 class OpenFromPacsDialog(QDialog):

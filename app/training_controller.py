@@ -193,7 +193,7 @@ class TrainingController(QObject):
     def bundled_models(self) -> list:
         """Cards (``ModelCard``) of the installed models for the open project's schema (e.g. chest6, chest6-seg)."""
         from core.model_card import ModelCard
-        from core.modelfile import list_models
+        from core.model_card import list_models
 
         if self.doc.project is None:
             return []

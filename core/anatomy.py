@@ -154,7 +154,7 @@ def fit_of(points: np.ndarray, card: ModelCard, model: str) -> AnatomyFit | None
 def schema_models(folder=None) -> list[str]:
     """The bundled models that stand for an anatomy: each named after its schema (``chest6``,
     ``ceph19``; not variants such as ``chest6-seg``) with a sound ``anatomy`` entry in its card."""
-    from core.modelfile import list_models
+    from core.model_card import list_models
 
     names = []
     for entry in list_models(folder):

@@ -16,7 +16,6 @@ import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Mapping
 
 from core.card_checks import CardError, parse_card
@@ -27,7 +26,7 @@ from core.resources import ModelFileError, models_dir, weights_path
 FORMAT_VERSION = 1
 
 __all__ = ["FORMAT_VERSION", "EvaluationSettings", "InferenceSettings",
-           "ModelCard", "bundled_card", "card_path", "read_card", "read_model_card"]
+           "ModelCard", "bundled_card", "card_path", "list_models", "read_card", "read_model_card"]
 
 
 def _dict(value: Any) -> dict:
@@ -42,11 +41,11 @@ def _radii(value: Any, default: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(value) if ok else tuple(default)
 
 
-def _positive(value: Any, default: float) -> float:
-    """A positive finite number, else ``default``."""
+def _positive(value: Any, default: float, zero_ok: bool = False) -> float:
+    """A positive (or, with ``zero_ok``, non-negative) finite number, else ``default``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return default
-    return float(value) if math.isfinite(value) and value > 0 else default
+    return float(value) if math.isfinite(value) and (value > 0 or (zero_ok and value == 0)) else default
 
 
 def _names(value: Any) -> tuple[str, ...]:
@@ -74,7 +73,8 @@ class InferenceSettings:
         decoder = _text(entry.get("decoder")) or _text(entry.get("patch_decoder"))
         iterations = entry.get("patch_iterations", 1)
         return cls(decoder, _text(entry.get("global_decoder")),
-                   _positive(entry.get("uncertainty_scale"), 1.0), _positive(entry.get("confidence_radius"), 3.0),
+                   _positive(entry.get("uncertainty_scale"), 1.0),
+                   _positive(entry.get("confidence_radius"), 3.0, zero_ok=True),
                    iterations if isinstance(iterations, int) and not isinstance(iterations, bool) and 1 <= iterations <= 10
                    else 1)
 
@@ -101,9 +101,9 @@ class EvaluationSettings:
 
 @dataclass(frozen=True)
 class ModelCard:
-    """The typed view of one card; ``data`` is the card as read (read-only)."""
+    """The typed view of one card; ``data`` is the card as read (treat it as read-only)."""
 
-    data: Mapping[str, Any]
+    data: dict[str, Any]
     name: str
     version: str
     title: str
@@ -124,7 +124,7 @@ class ModelCard:
         arch = _dict(data.get("architecture"))
         imported = _dict(data.get("imported_from"))
         return cls(
-            data=MappingProxyType(data),
+            data=data,
             name=_text(data.get("name")) or fallback_name,
             version=_text(data.get("version")) or "0",
             title=_text(data.get("title")) or "",
@@ -201,11 +201,34 @@ def read_model_card(path: str | Path) -> ModelCard:
     return ModelCard.parse(read_card(path), weights_path(path).stem)
 
 
-@functools.lru_cache(maxsize=32)
 def bundled_card(name: str) -> ModelCard | None:
     """The card of the installed model ``name`` (``chest6``), or None when there is none or it is
-    unreadable. Cached: installed models do not change while the program runs."""
+    unreadable. Cached per file and modification time: the app asks while drawing, and a card
+    rewritten in place (``anatomark calibrate --out`` onto it) or another resources folder is seen."""
+    path = models_dir() / f"{name}.json"
     try:
-        return read_model_card(models_dir() / f"{name}.pt")
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _card_at(str(path), stamp)
+
+
+@functools.lru_cache(maxsize=32)
+def _card_at(path: str, _stamp: int) -> ModelCard | None:
+    try:
+        return read_model_card(path)
     except ModelFileError:
         return None
+
+
+def list_models(folder: Path | None = None) -> list[dict]:
+    """Cards of the models in ``folder`` (default: bundled), with ``path``; unreadable ones report ``error``."""
+    folder = folder or models_dir()
+    cards = []
+    for pt in sorted(folder.glob("*.pt")):
+        try:
+            card = read_card(pt)
+        except ModelFileError as exc:
+            card = {"name": pt.stem, "error": str(exc)}
+        cards.append(dict(card, path=str(pt)))
+    return cards

@@ -22,7 +22,7 @@ from core.atomic import atomic_write_bytes, atomic_write_text
 from core.card_checks import CardError, card_binding, check_card
 from core.models import PatchNet, PatchNetConfig, build_global_net
 from core.model_card import FORMAT_VERSION, ModelCard, card_path, read_card
-from core.resources import ModelFileError, models_dir, weights_path
+from core.resources import ModelFileError, weights_path
 from core.schema import LandmarkSchema, SchemaError
 
 INTENDED_USE = "research use, not for clinical decisions"
@@ -130,19 +130,6 @@ def combined_state_dict(global_net: torch.nn.Module, patch_net: torch.nn.Module 
     if patch_net is not None:
         state.update({f"patch.{k}": v for k, v in patch_net.state_dict().items()})
     return state
-
-
-def list_models(folder: Path | None = None) -> list[dict]:
-    """Cards of the models in ``folder`` (default: bundled), with ``path``; unreadable ones report ``error``."""
-    folder = folder or models_dir()
-    cards = []
-    for pt in sorted(folder.glob("*.pt")):
-        try:
-            card = read_card(pt)
-        except ModelFileError as exc:
-            card = {"name": pt.stem, "error": str(exc)}
-        cards.append(dict(card, path=str(pt)))
-    return cards
 
 
 def republish(src: str | Path, out: str | Path, card: dict) -> Path:

@@ -31,7 +31,7 @@ class Frame:
     edges: tuple[tuple[int, int], ...]
     image_size: tuple[int, int]
     points: np.ndarray
-    states: list[str]
+    states: list[LandmarkState]
     confidence: np.ndarray
     prediction: object | None = None
     selected: int | None = None

@@ -132,7 +132,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from core.modelfile import list_models
+    from core.model_card import list_models
 
     cards = list_models()
     if args.json:

@@ -122,7 +122,7 @@ class ModelRegistry:
         return pt
 
     def card(self, version: str) -> dict:
-        from core.modelfile import read_card
+        from core.model_card import read_card
 
         return read_card(self.path(version))
 

@@ -104,3 +104,7 @@ def test_the_secret_field_is_a_token_without_a_user(qtbot):
     form.user.setText("me")
     server = form.server()
     assert server.user == "me" and server.password == "tok-1" and server.token is None
+    form.user.setText("")
+    form.url.setText("https://alice@pacs.example/dicom-web")  # the user typed into the address
+    server = form.server()
+    assert server.user == "alice" and server.password == "tok-1" and server.token is None

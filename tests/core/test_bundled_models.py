@@ -9,7 +9,8 @@ import pytest
 
 from core.cli import main
 from core.inference import Predictor
-from core.modelfile import list_models, load_model
+from core.model_card import list_models
+from core.modelfile import load_model
 from core.resources import resolve_model
 from core.resources import samples_dir
 from core.schema import load_schema

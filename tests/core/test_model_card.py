@@ -57,3 +57,38 @@ def test_reading_a_card_does_not_load_torch():
     code = "import sys; from core.model_card import bundled_card; bundled_card('chest6'); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
+
+
+def test_a_card_rewritten_in_place_or_another_resources_folder_is_seen(tmp_path, monkeypatch):
+    """The cache is per file and modification time: ``calibrate --out`` onto an installed model, or
+    tests and users pointing ANATOMARK_RESOURCES elsewhere, see the card as it now is."""
+    import json
+    import os
+    import shutil
+
+    from core.resources import resources_dir
+
+    before = bundled_card("chest6")
+    copy = tmp_path / "resources"
+    shutil.copytree(resources_dir(), copy)
+    monkeypatch.setenv("ANATOMARK_RESOURCES", str(copy))
+    card_file = copy / "models" / "chest6.json"
+    card = json.loads(card_file.read_text())
+    card["title"] = "recalibrated here"
+    card_file.write_text(json.dumps(card))
+    os.utime(card_file, ns=(1, 2))
+    assert bundled_card("chest6").title == "recalibrated here" != before.title
+    card["title"] = "and again"
+    card_file.write_text(json.dumps(card))
+    os.utime(card_file, ns=(3, 4))
+    assert bundled_card("chest6").title == "and again"
+
+
+def test_a_zero_confidence_radius_is_kept_and_cards_copy():
+    """card_checks allows confidence_radius 0 (the old predictor used it as given)."""
+    import copy
+    import pickle
+
+    card = ModelCard.parse({"name": "m", "inference": {"confidence_radius": 0}})
+    assert card.inference.confidence_radius == 0.0
+    assert pickle.loads(pickle.dumps(card)) == card and copy.deepcopy(card) == card
