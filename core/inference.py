@@ -9,112 +9,23 @@ intermediate the app draws, so the viewer never recomputes model outputs.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from core.anatomy import AnatomyFit, fit_of
+from core.anatomy import fit_of
 from core.uncertainty.conformal import ConformalCalibration, ellipse_mm, ellipses, heatmap_covariance
 from core.heatmaps import DECODERS, confidence, decode
 from core.imaging import Radiograph, load_image
 from core.modelfile import LoadedModel, load_model
+from core.prediction import Prediction
 from core.resources import resolve_model
 from core.geometry import apply_affine, standardise
 from core.devices import select_device
 from core.geometry import cut_patches, fine_grid, from_scaled, patch_matrices, resize_image, to_scaled
 
 DEFAULT_MODEL = "chest6"
-
-
-@dataclass
-class Prediction:
-    """Everything a model says about one image. Points are (x, y) image pixels (ADR 0001).
-
-    - ``points`` (K, 2): the final answer (after the local stage).
-    - ``soft_argmax`` (K, 2): the global heatmaps' soft-argmax.
-    - ``refined`` (K, 2): the GNN refiner's output (equals ``soft_argmax`` without one).
-    - ``confidence`` (K,): probability mass near the final point, in [0, 1].
-    - ``heatmaps`` (K, h, w): the global stage's spatial distributions (sum 1 each);
-      ``heatmap_to_image`` (2, 3) maps heatmap pixels to image pixels.
-    - ``masks`` (C, H, W) bool or None: segmentation when the model makes it.
-    - ``region_px`` (K, 3) or None: each landmark's calibrated uncertainty region
-      (semi-major, semi-minor axis in image px, angle in degrees from +x towards
-      +y) around ``points``, holding the true point with probability
-      ``coverage`` (= 1 − α); None when the model card has no conformal
-      calibration (``core.uncertainty.conformal``).
-    - ``decoder``: the decoder that produced ``points`` (``core.heatmaps.DECODERS``).
-    """
-
-    model_id: str
-    schema: str
-    landmarks: tuple[str, ...]
-    image_size: tuple[int, int]  # (H, W)
-    spacing: tuple[float, float] | None
-    points: np.ndarray
-    soft_argmax: np.ndarray
-    refined: np.ndarray
-    confidence: np.ndarray
-    heatmaps: np.ndarray
-    heatmap_to_image: np.ndarray
-    masks: np.ndarray | None = None
-    mask_classes: tuple[str, ...] = ()
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    region_px: np.ndarray | None = None
-    coverage: float | None = None
-    region_mm: np.ndarray | None = None  # (K, 3) the same regions in mm when the spacing is known
-    decoder: str = "soft_argmax"
-    #: Does the image show the model's anatomy (``core.anatomy``)? None when the card cannot say.
-    anatomy: AnatomyFit | None = None
-
-    def to_dict(self, include_heatmaps: bool = False) -> dict:
-        """JSON-ready summary: per-landmark points, refined and soft-argmax positions, confidence."""
-        def pt(p: np.ndarray) -> list[float]:
-            return [round(float(p[0]), 2), round(float(p[1]), 2)]
-
-        out = {
-            "model": self.model_id,
-            "schema": self.schema,
-            "image_size": list(self.image_size),
-            "image_size_order": ["height", "width"],
-            "spacing_mm": list(self.spacing) if self.spacing else None,
-            "spacing_order": ["x", "y"],
-            # "point" (= x, y) is the answer; "refined" and "soft_argmax" are the stages before it
-            "coordinates": "image px (x right, y down), origin at the centre of the top-left pixel",
-            "landmarks": [
-                {
-                    "name": name,
-                    "point": pt(self.points[k]),
-                    "x": pt(self.points[k])[0],
-                    "y": pt(self.points[k])[1],
-                    "refined": pt(self.refined[k]),
-                    "soft_argmax": pt(self.soft_argmax[k]),
-                    "confidence": round(float(self.confidence[k]), 4),
-                }
-                for k, name in enumerate(self.landmarks)
-            ],
-            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
-            "decoder": self.decoder,
-        }
-        if self.region_px is not None:
-            out["coverage"] = self.coverage
-            for k, row in enumerate(out["landmarks"]):
-                row["region_px"] = _region(self.region_px[k])
-                if self.region_mm is not None:
-                    row["region_mm"] = _region(self.region_mm[k])
-        if self.anatomy is not None:
-            out["anatomy"] = self.anatomy.to_dict()
-        if include_heatmaps:
-            out["heatmaps"] = self.heatmaps.tolist()
-        return out
-
-
-def _region(row: np.ndarray) -> dict | None:
-    """One region for JSON: semi-axes and angle; None where it is unbounded (too few calibration images)."""
-    if not np.all(np.isfinite(row)):
-        return None
-    return {"semi_axes": [round(float(row[0]), 2), round(float(row[1]), 2)], "angle_deg": round(float(row[2]), 1)}
 
 
 def full_resolution_masks(seg_logits: torch.Tensor, exclusive: bool, size: tuple[int, int]) -> np.ndarray:

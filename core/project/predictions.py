@@ -92,7 +92,7 @@ class StoredPrediction:
 
     @classmethod
     def from_prediction(cls, prediction, created: str, n_landmarks: int) -> StoredPrediction:
-        """Copy a ``core.inference.Prediction`` (duck-typed: no torch import here), checking shapes.
+        """Copy a ``core.prediction.Prediction``, checking shapes.
 
         Heatmaps go through the file encoding (:func:`encode_heatmaps`) now,
         so what the viewer shows is the same before and after the project is

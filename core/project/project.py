@@ -40,7 +40,7 @@ from core.schema import LandmarkSchema, load_schema
 
 if TYPE_CHECKING:  # core.inference imports torch and core.imaging pydicom: both only when needed
     from core.imaging import Radiograph
-    from core.inference import Prediction
+    from core.prediction import Prediction
 
 __all__ = ["Project", "default_user"]
 

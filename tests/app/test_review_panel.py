@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from core.inference import Prediction
+from core.prediction import Prediction
 
 
 def swapped_copy(doc, image_id: str, a: str, b: str) -> Prediction:

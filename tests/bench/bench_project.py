@@ -39,7 +39,7 @@ from core.review.queue import ReviewQueue
 
 
 class FakePrediction:
-    """Duck-typed ``core.inference.Prediction`` (the store reads attributes only)."""
+    """Duck-typed ``core.prediction.Prediction`` (the store reads attributes only)."""
 
     def __init__(self, model_id: str, schema, size: tuple[int, int], heatmaps: np.ndarray, rng) -> None:
         k = schema.n_landmarks

@@ -21,7 +21,7 @@ DEFAULT_CACHE = Path(tempfile.gettempdir()) / "anatomark-review-cache"
 
 @dataclass
 class SplitPredictions:
-    """One split's predictions (N images) with the ground truth; see ``core.inference.Prediction``."""
+    """One split's predictions (N images) with the ground truth; see ``core.prediction.Prediction``."""
 
     ids: list[str]
     model_id: str

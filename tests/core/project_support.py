@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 
 from core.atomic import temp_name_pattern
-from core.inference import Prediction
+from core.prediction import Prediction
 from core.project import ImageRecord, LandmarkState
 from core.resources import samples_dir
 from core.schema import load_schema

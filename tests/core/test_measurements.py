@@ -89,7 +89,7 @@ def test_uncertainty_shrinks_with_a_sharper_heatmap_and_fixed_points_add_none():
 def test_measure_image_on_a_project(tmp_path):
     from pathlib import Path
 
-    from core.inference import Prediction
+    from core.prediction import Prediction
     from core.measurements import measure_image
     from core.project import Project
 

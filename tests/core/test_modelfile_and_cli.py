@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 from core.cli import main
-from core.inference import Prediction, Predictor
+from core.inference import Predictor
+from core.prediction import Prediction
 from core.modelfile import ModelFileError, load_model, read_card
 from core.resources import schemas_dir, shared_data_dir
 from core.schema import load_schema

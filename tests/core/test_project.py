@@ -2,7 +2,7 @@
 files (failed saves and SIGKILL: test_project_faults.py).
 
 Images are real: the bundled RG1 chest DICOM and a JSRT chest PNG from ``../shared/data``
-(tests needing it skip when it is absent). Predictions are ``core.inference.Prediction``
+(tests needing it skip when it is absent). Predictions are ``core.prediction.Prediction``
 objects built here with small arrays, so no model runs.
 """
 

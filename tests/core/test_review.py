@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.inference import Prediction
+from core.prediction import Prediction
 from core.priors import VIOLATION_Z, ShapeReference, check_priors
 from core.project import LandmarkState, Project
 from core.review.queue import ReviewQueue, heatmap_spread, robust_z, stage_disagreement
