@@ -52,7 +52,7 @@ class EditController(QObject):
         image_id, name = self.doc.current_image_id, self.doc.current_landmark
         if image_id is None or name is None:
             return
-        state = LandmarkState(self.doc.record(image_id, name).state)
+        state = self.doc.record(image_id, name).state
         placing = self.w.actions.place.isChecked()
         self.w.actions.place.setChecked(False)
         if state is LandmarkState.MISSING or (placing and state is LandmarkState.ABSENT):
@@ -119,7 +119,7 @@ class EditController(QObject):
         image_id, name = self.doc.current_image_id, self.doc.current_landmark
         if image_id is None or name is None:
             return None
-        return image_id, name, LandmarkState(self.doc.record(image_id, name).state)
+        return image_id, name, self.doc.record(image_id, name).state
 
     def accept_landmark(self) -> None:
         current = self._current()

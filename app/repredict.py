@@ -134,7 +134,7 @@ class RepredictController(QObject):
             return
         if image.verified or not self.doc.is_editable():
             return
-        states = {name: LandmarkState(rec.state) for name, rec in image.landmarks.items()}
+        states = {name: rec.state for name, rec in image.landmarks.items()}
         pinned = {n: (rec.x, rec.y) for n, rec in image.landmarks.items() if states[n] in PINNED_STATES}
         free = [n for n, s in states.items() if s is LandmarkState.PREDICTED]
         if not pinned or not free:

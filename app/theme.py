@@ -61,7 +61,7 @@ MASK_COLOURS = ("#ff5a5a", "#4da3ff", "#ffd24d", "#62e07a", "#c77dff", "#ff9f43"
 
 
 def state_style(state: LandmarkState) -> StateStyle:
-    return STATE_STYLES.get(LandmarkState(state), STATE_STYLES[LandmarkState.MISSING])
+    return STATE_STYLES.get(state, STATE_STYLES[LandmarkState.MISSING])  # a str enum: "absent" finds it too
 
 
 def confidence_colour(value: float) -> str:

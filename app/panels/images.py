@@ -51,7 +51,7 @@ class ImageListModel(QAbstractTableModel):
         if not index.isValid() or self.doc.project is None:
             return None
         image = self.doc.image(self.ids[index.row()])
-        counts = {LandmarkState(s): n for s, n in image.counts().items()}
+        counts = image.counts()
         total = sum(counts.values())
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:

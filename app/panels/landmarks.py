@@ -23,7 +23,6 @@ from core.review.agreement import landmark_distances, landmark_distances_mm
 from app.ground_truth import ground_truth
 from app.overlays.landmarks import marker_path
 from app.theme import MUTED, STATE_STYLES, confidence_colour, state_style
-from core.project.records import LandmarkState
 
 COLUMNS = ("Landmark", "State", "Conf.", "x, y (px)", "x, y (mm)", "Error", "Model")
 MODEL_COLUMN = COLUMNS.index("Model")
@@ -108,7 +107,7 @@ class LandmarkTableModel(QAbstractTableModel):
         row, col = index.row(), index.column()
         name = self.names[row]
         record = image.landmarks[name]
-        state = LandmarkState(record.state)
+        state = record.state
         pos = self.position(row)
         spacing = self.doc.spacing(image.id)  # the file's, the project's, or the data set table's
         if role == Qt.ItemDataRole.DisplayRole:

@@ -54,7 +54,7 @@ class Frame:
         An absent landmark has no position; it is drawn (as a grey cross) where the model
         had put it, when there was a model position, so the reader sees what was rejected.
         """
-        self.states[k] = LandmarkState(record.state)
+        self.states[k] = record.state  # a LandmarkState (LandmarkRecord converts on construction)
         if self.states[k] is LandmarkState.ABSENT and record.original is not None:
             self.points[k] = record.original
         else:
