@@ -82,16 +82,24 @@ class PacsController(QObject):
         self.dialog.raise_()
         return self.dialog
 
+    def _dialog_server(self):
+        """The open dialog's server, or None after saying in the dialog why its address is refused."""
+        from core.dicomweb import DicomWebError
+
+        try:
+            return self._server(self.dialog.server_form)
+        except DicomWebError as exc:
+            self.dialog.idle(str(exc), error=True)
+            return None
+
     def search(self) -> bool:
-        from core.dicomweb import DicomWebError, search_studies
+        from core.dicomweb import search_studies
 
         dialog = self.dialog
         if dialog is None or self.search_call.is_running() or self.fetch_call.is_running():
             return False
-        try:
-            server = self._server(dialog.server_form)
-        except DicomWebError as exc:
-            dialog.idle(str(exc), error=True)
+        server = self._dialog_server()
+        if server is None:
             return False
         filters = dialog.filters()
         dialog.busy(f"Searching {server.url}…")
@@ -103,16 +111,14 @@ class PacsController(QObject):
 
     def open_selected(self) -> bool:
         """Fetch the selected study (off the UI thread) and open its images when all have arrived."""
-        from core.dicomweb import DicomWebError, cache_folder, fetch_study
+        from core.dicomweb import cache_folder, fetch_study
 
         dialog = self.dialog
         study = dialog.selected_study() if dialog is not None else None
         if study is None or self.fetch_call.is_running() or self.search_call.is_running():
             return False
-        try:
-            server = self._server(dialog.server_form)
-        except DicomWebError as exc:
-            dialog.idle(str(exc), error=True)
+        server = self._dialog_server()
+        if server is None:
             return False
         project = self.doc.project
         editable = project is not None and not project.read_only and not self.doc.is_demo()

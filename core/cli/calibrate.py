@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from core.cli.common import EXIT_USAGE
+from core.cli.common import run
 
 
 def cmd_anatomy(args: argparse.Namespace, samples: list, label: str) -> int:
@@ -92,11 +91,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str], expected: tuple[type[BaseException], ...]) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except expected as exc:
-        from core.messages import error_line
-
-        print(f"anatomark: {error_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+    return run(build_parser().parse_args(argv), expected)

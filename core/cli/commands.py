@@ -15,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from core.cli.common import EXIT_USAGE, CliError, expected_errors, override, print_json
+from core.cli.common import EXIT_USAGE, CliError, expected_errors, override, print_json, run
 from core.messages import error_line
 
 __all__ = ["APP_FLAGS", "COMMAND_SUMMARY", "EXIT_USAGE", "SUBCOMMANDS", "CliError", "build_parser", "main", "wants_cli"]
@@ -374,8 +374,4 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 0
-    try:
-        return args.func(args)
-    except expected_errors() as exc:
-        print(f"anatomark: {error_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+    return run(args, expected_errors())

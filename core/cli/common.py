@@ -27,6 +27,19 @@ def expected_errors() -> tuple[type[BaseException], ...]:
             OSError, ValueError, KeyError)
 
 
+def run(args, expected: tuple[type[BaseException], ...]) -> int:
+    """Run a parsed command (``args.func``); an expected failure prints one line and returns 2."""
+    import sys
+
+    try:
+        return args.func(args)
+    except expected as exc:
+        from core.messages import error_line
+
+        print(f"anatomark: {error_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 def print_json(obj: object) -> None:
     """One JSON document on one line (NaN refused: JSON has none), flushed for readers of a pipe."""
     print(json.dumps(obj, allow_nan=False), flush=True)

@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from core.cli.common import EXIT_USAGE
+from core.cli.common import run
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -131,11 +131,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str], expected: tuple[type[BaseException], ...]) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except expected as exc:
-        from core.messages import error_line
-
-        print(f"anatomark: {error_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+    return run(build_parser().parse_args(argv), expected)

@@ -14,11 +14,10 @@ Expected failures print one line on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from core.exchange import EXPORT_FORMATS, IMPORT_FORMATS, ExchangeError
 
-from core.cli.common import EXIT_USAGE
+from core.cli.common import run
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -70,11 +69,4 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str], expected: tuple[type[BaseException], ...]) -> int:
     from core.project import ProjectError
 
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (*expected, ExchangeError, ProjectError) as exc:
-        from core.messages import error_line
-
-        print(f"anatomark: {error_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+    return run(build_parser().parse_args(argv), (*expected, ExchangeError, ProjectError))

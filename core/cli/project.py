@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 
-from core.cli.common import EXIT_USAGE, open_project, override, print_json
+from core.cli.common import open_project, override, print_json, run
 
 
 def _main_thread() -> bool:
@@ -310,11 +310,4 @@ def main(argv: list[str], expected: tuple[type[BaseException], ...]) -> int:
     from core.learning import RegistryError
     from core.project import ProjectError
 
-    args = build_parser(argv[0]).parse_args(argv)
-    try:
-        return args.func(args)
-    except (*expected, ProjectError, RegistryError) as exc:
-        from core.messages import error_line
-
-        print(f"anatomark: {error_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+    return run(build_parser(argv[0]).parse_args(argv), (*expected, ProjectError, RegistryError))

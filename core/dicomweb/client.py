@@ -186,9 +186,8 @@ def search_studies(server: Server, patient_id: str = "", patient_name: str = "",
     return studies
 
 
-def _image_instances(server: Server, study_uid: str) -> list[tuple[str, str]]:
+def _image_instances(server: Server, study_uid: str, client) -> list[tuple[str, str]]:
     """(series UID, SOP Instance UID) of the study's instances outside report-like series."""
-    client = _client(server)
     series = _call(server, "the series search", lambda: client.search_for_series(study_uid, fields=["Modality"]))
     if not isinstance(series, list):
         raise DicomWebError(f"{server.url}: the answer to the series search is not DICOMweb (not a list)")
@@ -226,9 +225,10 @@ def source_of(server: Server, study_uid: str, series_uid: str, sop_uid: str) -> 
     return f"dicomweb:{server.url}/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}"
 
 
-def fetch_instance(server: Server, study_uid: str, series_uid: str, sop_uid: str):
-    """One instance by WADO-RS, as a pydicom Dataset (pixels included)."""
-    ds = _call(server, "the retrieval", lambda: _client(server).retrieve_instance(
+def fetch_instance(server: Server, study_uid: str, series_uid: str, sop_uid: str, client=None):
+    """One instance by WADO-RS, as a pydicom Dataset (pixels included); ``client``: a session to reuse."""
+    client = client or _client(server)
+    ds = _call(server, "the retrieval", lambda: client.retrieve_instance(
         _uid(study_uid, "study"), _uid(series_uid, "series"), _uid(sop_uid, "SOP instance")))
     if getattr(ds, "SOPInstanceUID", None) != sop_uid:
         raise DicomWebError(f"{server.url}: the server sent another object than instance {sop_uid}")
@@ -247,7 +247,8 @@ def fetch_study(server: Server, study_uid: str, cache: Path | str,
     from core.atomic import atomic_write
 
     study_uid = _uid(study_uid.strip(), "study")
-    instances = _image_instances(server, study_uid)
+    client = _client(server)  # one session (and its connections) for the whole study
+    instances = _image_instances(server, study_uid, client)
     folder = Path(cache) / study_uid
     written: list[Path] = []
     fetched = []
@@ -259,7 +260,7 @@ def fetch_study(server: Server, study_uid: str, cache: Path | str,
             cached = sorted((folder / sop_uid).glob("*.dcm"))
             path = cached[0] if cached else None
             if path is None:
-                ds = fetch_instance(server, study_uid, series_uid, sop_uid)
+                ds = fetch_instance(server, study_uid, series_uid, sop_uid, client)
                 if "PixelData" not in ds:
                     if progress is not None:
                         progress(k + 1, len(instances))
