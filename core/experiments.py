@@ -30,33 +30,12 @@ import numpy as np
 
 from core.atomic import atomic_write_text
 from core.training.loop import EpochReport, TrainConfig
+from core.training.families import configurations
 from core.training.recipes import Recipe, get_recipe
 
-#: Configuration name → (description, recipe variant). "sc" is the spatial-configuration loss.
-CONFIGURATIONS: dict[str, tuple[str, Callable[[Recipe], Recipe]]] = {
-    "unet": ("plain U-Net (soft-argmax, no GNN, no structural losses)", lambda r: r.ablation()),
-    "structure-aware": ("U-Net + GNN refiner + symmetry/order losses (DESIGN.md 2.1)", lambda r: r),
-    "structural-no-gnn": (
-        "U-Net + symmetry/order losses, no GNN",
-        lambda r: replace(r, name=f"{r.name}-nognn", use_refiner=False, global_train=replace(r.global_train, w_refined_l1=0.0)),
-    ),
-    "gnn-no-structural": (
-        "U-Net + GNN refiner, no structural losses",
-        lambda r: replace(r, name=f"{r.name}-gnn", structural=False, global_train=replace(r.global_train, lambda_sym=0.0, lambda_ord=0.0)),
-    ),
-    "sc": ("plain U-Net + spatial-configuration loss (DESIGN.md 2.2)", lambda r: r.ablation().spatial_configuration()),
-    "adaptive": ("plain U-Net + adaptive heatmaps (learned σ and rotation, DESIGN.md 2.5)", lambda r: r.ablation().adaptive()),
-    "segnet": ("segmentation-informed: heatmap + mask decoders, anatomical consistency (DESIGN.md 2.3)", lambda r: r.segmentation_informed()),
-    "segnet-mass": (
-        "segmentation-informed, consistency target = the target heatmap's own mass in the true mask",
-        lambda r: r.segmentation_informed(vis_target="target_mass"),
-    ),
-    "segnet-gnn": (
-        "segmentation-informed (consistency target = heatmap mass in the mask) + GNN refiner and symmetry/order losses on its points",
-        lambda r: replace(r.segmentation_informed(vis_target="target_mass"), use_refiner=True, structural=True, name=f"{r.name}-seg-gnn"),
-    ),
-    "farnet": ("FARNet (DenseNet-121, MSFA, FR) + EWC loss (DESIGN.md 2.4)", lambda r: r.farnet()),
-}
+#: Configuration name → (description, recipe variant), gathered from the model families
+#: (``core.training.families``); "sc" is the spatial-configuration loss.
+CONFIGURATIONS: dict[str, tuple[str, Callable[[Recipe], Recipe]]] = configurations()
 
 RECIPE_FIELDS = {f.name for f in fields(Recipe)} - {"global_train", "patch_train"}
 TRAIN_FIELDS = {f.name for f in fields(TrainConfig)} - {"augment"}

@@ -40,13 +40,12 @@ from core.learning.verdict import judge
 from core.modelfile import INTENDED_USE, combined_state_dict, load_model, read_card, schema_hash
 from core.project import Project
 from core.training import distributed
-from core.training.assemble import architecture_family
 from core.devices import autocast_dtype, precision_name
 from core.training.loop import EpochReport, TrainingCancelled, TrainingDiverged, run_training
 from core.training.recipes import RECIPES, Recipe
 from core.training.samplers import cache_images, physical_fine_mm
-from core.training.stage_runner import build_stage_model
-from core.training.stages import GlobalStage, PatchStage
+from core.training.families import architecture_family
+from core.training.stage_runner import build_stage_model, make_stage
 
 __all__ = ["FINE_TUNE_EPOCHS", "RetrainResult", "RetrainSettings", "retrain"]
 
@@ -183,9 +182,10 @@ def _retrain(project: Project, settings: RetrainSettings, progress: Callable[[di
              cancel: threading.Event | None, resume: bool) -> RetrainResult:
     """Plan, build the networks, measure "before", train each stage, publish with the verdict.
 
-    Retraining trains the recipe's *landmark* stages (global heatmaps, then patches; the
-    ``stages`` setting) whatever the model family: a segmentation-informed model keeps its mask
-    head as the parent left it, because project corrections are points, never masks."""
+    Retraining trains the global stage, then the patch stage (the ``stages`` setting), each as
+    its family says for corrected points (``ModelFamily.retrain_stage``): e.g. a
+    segmentation-informed model learns from its landmark terms only and keeps its mask decoder
+    as the parent left it, because project corrections are points, never masks."""
     run = _plan(project, settings, progress, resume)
     global_net, patch_net, card = _networks(project, run)
     names = project.schema.landmarks
@@ -251,10 +251,8 @@ def _networks(project: Project, run: _Run):
         dropped = ("metrics", "training", "weights_sha256", "format_version", "imported_from", "uncertainty")
         return loaded.global_net, loaded.patch_net, {k: v for k, v in loaded.card.items() if k not in dropped}
     torch.manual_seed(run.settings.seed)
-    n = len(project.schema.landmarks)
-    adjacency = project.schema.normalized_adjacency().tolist()
-    global_net = build_stage_model(run.recipe, "global", n, adjacency)
-    patch_net = build_stage_model(run.recipe, "patch", n, adjacency)
+    global_net = build_stage_model(run.recipe, "global", project.schema)
+    patch_net = build_stage_model(run.recipe, "patch", project.schema)
     return global_net, patch_net, _base_card(project, run.recipe, global_net, patch_net)
 
 
@@ -297,10 +295,7 @@ def _train_stages(run: _Run, global_net, patch_net, cancel: threading.Event | No
         for stage in stages:
             config = _stage_config(run, stage, len(stages))
             model = global_net if stage == "global" else patch_net
-            if stage == "global":
-                runner = GlobalStage(model, run.schema, items, items, config, run.device)
-            else:
-                runner = PatchStage(model, items, items, config, run.device)
+            runner = make_stage(model, stage, run.schema, items, items, config, run.device, retraining=True)
             if run.parent is not None and run.settings.alpha > 0:
                 runner = AnchoredStage(runner, run.settings.alpha)
 

@@ -10,14 +10,8 @@ import torch
 
 from core.modelfile import INTENDED_USE, ModelFileError, combined_state_dict, load_model, save_model, schema_hash
 from core.models import PatchNet, PatchNetConfig, build_global_net
+from core.training.families import architecture_family
 from core.schema import load_schema
-
-
-def architecture_family(config, with_patch: bool) -> str:
-    """Short architecture name for the card: unet-gnn, unet, segnet, farnet, + "-patch" with a local stage."""
-    kind = getattr(config, "kind", "unet")
-    base = f"{kind}-gnn" if kind in ("unet", "segnet") and config.use_refiner else kind
-    return base + ("-patch" if with_patch else "")
 
 
 def _stage_summary(record: dict) -> dict:

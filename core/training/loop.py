@@ -60,7 +60,7 @@ class TrainConfig:
     sc_gamma: float = 1e-4  # γ of the spatial-configuration term (DESIGN.md 2.2)
     sc_beta: float = 10.0  # β of its softmax
     sigma_alpha: float = 5.0  # α of the adaptive heatmaps' σ regulariser (DESIGN.md 2.5)
-    # Segmentation-informed model (DESIGN.md 2.3, core.training.zoo_stages): loss weights and the
+    # Segmentation-informed model (DESIGN.md 2.3, core.training.families.segnet): loss weights and the
     # consistency target, "present" (the paper's v_k = 1 for a labelled landmark) or "target_mass"
     # (the target heatmap's own mass inside the true mask: no pull inwards for boundary landmarks).
     w_kl: float = 0.1

@@ -34,8 +34,9 @@ class Recipe:
     val_holdout: int = 0  # >0: the last N training images validate instead of a val split
     use_refiner: bool = True
     structural: bool = True
-    # Global network kind (core.training.zoo_stages.MODEL_KINDS) and its options, e.g.
-    # {"classes": [...]} for "segnet" or FARNetConfig fields for "farnet".
+    # Global network family (core.training.families.FAMILIES) and its options, e.g.
+    # {"classes": [...]} for "segnet" or FARNetConfig fields for "farnet"; each family's
+    # module has the recipe variant that selects it.
     model: str = "unet"
     model_options: dict = field(default_factory=dict)
     heatmap: str = "gaussian"  # global stage's targets: gaussian, laplace or adaptive (core.losses.heatmap)
@@ -64,24 +65,6 @@ class Recipe:
         train = replace(self.global_train, loss="l2", sigma_alpha=5.0)
         inference = dict(self.inference, global_decoder="local_soft_argmax")  # landmarker's, DESIGN.md 2.5
         return replace(self, name=f"{self.name}-adaptive", heatmap="adaptive", temperature=0.05, global_train=train, inference=inference)
-
-    def segmentation_informed(self, classes: list[str] | None = None, vis_target: str = "present") -> "Recipe":
-        """DESIGN.md 2.3: heatmap + segmentation decoders on a shared encoder; KL, Dice + CE and
-        anatomical consistency (w 0.1, 1.0, 10.0); ``classes`` default to all of the schema's;
-        ``vis_target`` see ``TrainConfig.vis_target``."""
-        train = replace(self.global_train, w_kl=0.1, w_dice=1.0, w_vis=10.0, w_soft_l1=0.0, vis_target=vis_target)
-        options = dict(self.model_options, **({"classes": list(classes)} if classes else {}))
-        suffix = "-seg" if vis_target == "present" else f"-seg-{vis_target.replace('_', '-')}"
-        return replace(self, name=f"{self.name}{suffix}", model="segnet", model_options=options, use_refiner=False, structural=False, global_train=train)
-
-    def farnet(self, **options) -> "Recipe":
-        """DESIGN.md 2.4: FARNet (DenseNet-121 from scratch unless ``backbone_weights`` names a local
-        file), EWC loss (α 40) at ½ and full resolution with one fixed σ: the paper's 10 px at its
-        800-px-high input, scaled to this input height."""
-        sigma = max(1.5, 10.0 * self.input_size[0] / 800.0)
-        train = replace(self.global_train, ewc_alpha=40.0, sigma=(sigma, sigma))
-        options = dict(self.model_options, **options)
-        return replace(self, name=f"{self.name}-farnet", model="farnet", model_options=options, use_refiner=False, structural=False, global_train=train)
 
 
 _CHEST = Recipe(

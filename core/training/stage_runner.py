@@ -1,5 +1,9 @@
 """Train one stage of a recipe on a dataset folder and record what happened.
 
+:func:`make_stage` is the one place a network's training stage is chosen (by
+its family, ``core.training.families``), for recipes, experiments and project
+retraining alike; :func:`run_training` is the one loop that trains it.
+
 Writes into ``work``: ``<stage>.pt`` (best weights, a plain state_dict),
 ``<stage>.pt.last`` (resume state) and ``<stage>.json`` (architecture, training
 settings, data, device, history and result). :func:`core.training.assemble`
@@ -18,37 +22,38 @@ from pathlib import Path
 import torch
 
 from core.atomic import atomic_write_text
-from core.models import LandmarkNet, LandmarkNetConfig, PatchNet, PatchNetConfig
-from core.training.datasets import load_dataset
+from core.models import PatchNet, PatchNetConfig
+from core.schema import LandmarkSchema
 from core.training import distributed
+from core.training.datasets import load_dataset
+from core.training.families import build_global, family_of
 from core.training.loop import EpochReport, TrainConfig, run_training
 from core.training.recipes import Recipe
-from core.training.samplers import cache_images, physical_fine_mm
+from core.training.samplers import CachedImage, cache_images, physical_fine_mm
 from core.training.stages import PatchStage
-from core.training.zoo_stages import build_zoo_model, global_stage_class, segmentation_classes
 
 STAGES = ("global", "patch")
 
 
-def build_stage_model(recipe: Recipe, stage: str, n_landmarks: int, adjacency: list[list[float]]):
+def build_stage_model(recipe: Recipe, stage: str, schema: LandmarkSchema) -> torch.nn.Module:
+    """The recipe's untrained network for ``stage``: its family's global network, or the patch network."""
     if stage == "global":
-        config = LandmarkNetConfig(
-            n_landmarks=n_landmarks,
-            input_size=recipe.input_size,
-            width=recipe.width,
-            depth=recipe.depth,
-            use_refiner=recipe.use_refiner,
-            refiner_noise=recipe.refiner_noise if recipe.use_refiner else 0.0,
-            refiner_detach=recipe.refiner_detach and recipe.use_refiner,
-            adjacency=adjacency if recipe.use_refiner else [],
-            temperature=recipe.temperature,
-            heatmap=recipe.heatmap,
-            heatmap_sigma=recipe.global_train.sigma[0],
-        )
-        return LandmarkNet(config)
+        return build_global(recipe, schema)
     if stage == "patch":
-        return PatchNet(PatchNetConfig(n_landmarks, recipe.patch_size, recipe.fine_scale, recipe.patch_width, recipe.patch_depth))
+        return PatchNet(PatchNetConfig(schema.n_landmarks, recipe.patch_size, recipe.fine_scale, recipe.patch_width, recipe.patch_depth))
     raise ValueError(f"unknown stage {stage!r}")
+
+
+def make_stage(model: torch.nn.Module, stage: str, schema: LandmarkSchema, train: list[CachedImage], val: list[CachedImage],
+               config: TrainConfig, device: torch.device, retraining: bool = False):
+    """What :func:`run_training` trains for ``stage`` of ``model``: the one place recipes, experiments
+    and project retraining (``retraining``: its family's stage for corrected points) choose a stage."""
+    if stage == "patch":
+        return PatchStage(model, train, val, config, device)
+    family = family_of(model)
+    if retraining:
+        return family.retrain_stage(model, schema, train, val, family.retrain_config(config, model), device)
+    return family.stage(model, schema, train, val, config, device)
 
 
 def train_stage(
@@ -77,29 +82,21 @@ def train_stage(
     else:
         val = full.subset(val_split) if val_split else train
     schema = full.schema
-    adjacency = schema.normalized_adjacency().tolist()
     torch.manual_seed(config.seed)  # the seed fixes the initial weights, not only the batches
-    if stage == "global" and recipe.model != "unet":
-        refiner = {"use_refiner": recipe.use_refiner, "refiner_noise": recipe.refiner_noise, "refiner_detach": recipe.refiner_detach}
-        model = build_zoo_model(recipe.model, schema, recipe.input_size, recipe.width, recipe.depth, recipe.model_options, refiner)
-    else:
-        model = build_stage_model(recipe, stage, schema.n_landmarks, adjacency)
+    model = build_stage_model(recipe, stage, schema)
     if init_from is not None:
         # Fine-tuning: start from a stage checkpoint of the same architecture.
         model.load_state_dict(torch.load(init_from, map_location="cpu", weights_only=True))
     fine = recipe.fine_scale if stage == "patch" else None
     t0 = time.monotonic()
-    bits = segmentation_classes(schema, model.config.mask_classes)[1] if stage == "global" and recipe.model == "segnet" else None
+    bits = family_of(model).mask_bits(schema, model.config) if stage == "global" else None
     fine_mm = None
     if stage == "patch":  # the patch stage learns at its images' physical scale (geometry.fine_grid)
         fine_mm = model.config.fine_mm_per_px = physical_fine_mm(train.samples, recipe.fine_scale)
     train_items = cache_images(train.samples, recipe.input_size, fine, bits, fine_mm)
     val_items = cache_images(val.samples, recipe.input_size, fine, bits, fine_mm)
     cache_seconds = time.monotonic() - t0
-    if stage == "global":
-        runner = global_stage_class(recipe.model)(model, schema, train_items, val_items, config, device)
-    else:
-        runner = PatchStage(model, train_items, val_items, config, device)
+    runner = make_stage(model, stage, schema, train_items, val_items, config, device)
     checkpoint = work / f"{stage}.pt"
     result = run_training(runner, config, checkpoint, device, progress=progress, cancel=cancel)
     record = {

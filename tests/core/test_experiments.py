@@ -139,7 +139,7 @@ def test_consistency_target_mass_agrees_with_a_perfect_prediction(dataset):
     heatmap inwards; the target-mass option leaves it alone."""
     from core.models import SegNet, SegNetConfig
     from core.training.loop import TrainConfig
-    from core.training.zoo_stages import SegStage, segmentation_classes
+    from core.training.families.segnet import SegStage, segmentation_classes
     from core.heatmaps import target_distribution
 
     data = load_dataset(dataset)
