@@ -379,7 +379,7 @@ class ProjectDocument(QObject):
             reference = self._anatomy_reference[1]
             fit = None
             try:
-                stored = self.project.stored_prediction(image_id) if reference is not None else None
+                stored = self.project.prediction(image_id, heatmaps=False) if reference is not None else None
                 if stored is not None:
                     fit = fit_to_reference(np.asarray(stored.points, dtype=np.float64), reference, str(stored.model_id), schema)
             except Exception:  # a damaged cached prediction: no verdict (the queue reports the damage)

@@ -6,7 +6,7 @@ mm with a pixel spacing, else px; angles in degrees, 0..180). Its uncertainty
 comes from where the model thinks each *unreviewed* landmark could be:
 
 1. :func:`heatmap_offsets` draws N positions per landmark from the cached
-   heatmaps (``CachedPrediction.heatmaps`` (K, h, w), mapped to image pixels by
+   heatmaps (``Prediction.heatmaps`` (K, h, w), mapped to image pixels by
    ``heatmap_to_image`` (2, 3)) and subtracts each heatmap's mean, giving
    offsets (N, K, 2) image px. Done once per prediction (a few ms).
 2. :func:`measure` adds those offsets to the current positions of landmarks

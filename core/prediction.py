@@ -1,6 +1,7 @@
-"""What a model says about one image: :class:`Prediction`, the type inference returns and the
-command line prints. Torch-free (an import-linter contract holds it), so the project store, the app
-and the exporters can name it without loading PyTorch.
+"""What a model says about one image: :class:`Prediction`, the one type inference returns, the
+project stores (whole: points, heatmaps, masks, uncertainty regions, decoder, anatomy fit), the
+viewer draws and the command line prints. Torch-free (an import-linter contract holds it), so the
+project store, the app and the exporters can name it without loading PyTorch.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class Prediction:
       ``coverage`` (= 1 − α); None when the model card has no conformal
       calibration (``core.uncertainty.conformal``).
     - ``decoder``: the decoder that produced ``points`` (``core.heatmaps.DECODERS``).
+    - ``created``: when a project stored it (UTC, ISO 8601); empty for a fresh prediction.
+
+    A project's prediction (``Project.prediction``) is the stored one, heatmaps and masks read
+    from the file; with ``heatmaps=False`` those two are None (a summary that reads no arrays),
+    and ``timings_ms`` is empty (the run's timings are not kept).
     """
 
     model_id: str
@@ -42,7 +48,7 @@ class Prediction:
     soft_argmax: np.ndarray
     refined: np.ndarray
     confidence: np.ndarray
-    heatmaps: np.ndarray
+    heatmaps: np.ndarray | None
     heatmap_to_image: np.ndarray
     masks: np.ndarray | None = None
     mask_classes: tuple[str, ...] = ()
@@ -53,6 +59,7 @@ class Prediction:
     decoder: str = "soft_argmax"
     #: Does the image show the model's anatomy (``core.anatomy``)? None when the card cannot say.
     anatomy: AnatomyFit | None = None
+    created: str = ""
 
     def to_dict(self, include_heatmaps: bool = False) -> dict:
         """JSON-ready summary: per-landmark points, refined and soft-argmax positions, confidence."""
@@ -91,7 +98,7 @@ class Prediction:
                     row["region_mm"] = _region(self.region_mm[k])
         if self.anatomy is not None:
             out["anatomy"] = self.anatomy.to_dict()
-        if include_heatmaps:
+        if include_heatmaps and self.heatmaps is not None:
             out["heatmaps"] = self.heatmaps.tolist()
         return out
 

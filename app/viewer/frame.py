@@ -20,7 +20,7 @@ class Frame:
     - ``points`` (K, 2): current positions, NaN where there is none.
     - ``states`` (K,): each landmark's ``LandmarkState``.
     - ``confidence`` (K,): the model's confidence of each stored point, NaN where none.
-    - ``prediction``: the cached prediction (``core.project.CachedPrediction``) or None.
+    - ``prediction``: the cached prediction (``core.prediction.Prediction``) or None.
     - ``selected``: index of the current landmark, or None.
     - ``calibration``: the project's own calibration of the prediction's model
       (``core.learning.recalibration.ProjectCalibration``), or None: the bundled one applies.

@@ -78,7 +78,7 @@ def project_calibration(project, model_id: str, alpha: float = 0.1, min_images: 
     for image in project.images:
         if not is_reviewed(image):
             continue
-        cached = project.prediction(image.id)
+        cached = project.prediction(image.id, heatmaps=False)
         if cached is None or str(cached.model_id) != model_id:
             continue
         covariance = project.prediction_covariance(image.id)

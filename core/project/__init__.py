@@ -25,12 +25,11 @@ and ``user_guide/project_file.md``. No Qt here.
 from core.project.errors import ProjectError
 from core.project.layout import FORMAT_VERSION, PROJECT_SUFFIX
 from core.project.project import Project, default_user
-from core.project.records import CachedPrediction, ImageRecord, LandmarkRecord, LandmarkState
+from core.project.records import ImageRecord, LandmarkRecord, LandmarkState
 
 __all__ = [
     "FORMAT_VERSION",
     "PROJECT_SUFFIX",
-    "CachedPrediction",
     "ImageRecord",
     "LandmarkRecord",
     "LandmarkState",

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from core.uncertainty.conformal import heatmap_covariance
-from core.project.records import CachedPrediction
+from core.prediction import Prediction
 
-__all__ = ["PredictionCache", "StoredPrediction", "decode_heatmaps", "encode_heatmaps"]
+__all__ = ["PredictionCache", "PredictionEntry", "decode_heatmaps", "encode_heatmaps", "read_only"]
 
 #: Entries whose heatmaps stay in memory once viewed (a 19-landmark model:
 #: ~1.5 MB each as float32); the rest are read again from the file on demand.
@@ -59,28 +59,34 @@ def decode_heatmaps(values: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     return out
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
+def read_only(a: np.ndarray) -> np.ndarray:
+    """``a`` (an array) marked read-only: cached arrays are shared, so nobody may change them in place."""
+    a = np.asarray(a)
     a.setflags(write=False)
     return a
 
 
+def _optional(prediction: Prediction, name: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    value = getattr(prediction, name)
+    if value is None:
+        return None
+    a = np.array(value, dtype=np.float64)
+    if a.shape != shape:
+        raise ValueError(f"prediction.{name} has shape {a.shape}, expected {shape}")
+    return read_only(a)
+
+
 @dataclass(eq=False)
-class StoredPrediction:
+class PredictionEntry:
     """One image's cached prediction as the project keeps it.
 
-    ``heatmaps`` (K, h, w) float32 and ``masks`` (C, H, W) bool are None while
-    they live only in the file; ``has_masks`` says whether the file has masks.
+    ``summary`` is the :class:`~core.prediction.Prediction` without its heatmaps and masks
+    (read-only arrays); ``heatmaps`` (K, h, w) float32 and ``masks`` (C, H, W) bool are None
+    while they live only in the file; ``has_masks`` says whether the file has masks.
     ``on_disk`` is True while the current project file holds exactly this entry.
     """
 
-    model_id: str
-    created: str
-    points: np.ndarray
-    soft_argmax: np.ndarray
-    refined: np.ndarray
-    confidence: np.ndarray
-    heatmap_to_image: np.ndarray
-    mask_classes: tuple[str, ...]
+    summary: Prediction
     has_masks: bool
     heatmaps: np.ndarray | None = None
     masks: np.ndarray | None = None
@@ -91,20 +97,21 @@ class StoredPrediction:
     covariance: np.ndarray | None = None
 
     @classmethod
-    def from_prediction(cls, prediction, created: str, n_landmarks: int) -> StoredPrediction:
-        """Copy a ``core.prediction.Prediction``, checking shapes.
+    def from_prediction(cls, prediction: Prediction, created: str, n_landmarks: int,
+                        spacing: tuple[float, float] | None = None) -> PredictionEntry:
+        """Copy a fresh ``Prediction`` whole (regions, decoder and anatomy fit included), checking shapes.
 
-        Heatmaps go through the file encoding (:func:`encode_heatmaps`) now,
-        so what the viewer shows is the same before and after the project is
-        saved and reopened.
+        Heatmaps go through the file encoding (:func:`encode_heatmaps`) now, so what the viewer
+        shows is the same before and after the project is saved and reopened. ``spacing`` is the
+        image's as the project knows it.
         """
         k = n_landmarks
 
-        def arr(name: str, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
-            a = np.array(getattr(prediction, name), dtype=dtype)
-            if a.shape != shape:
-                raise ValueError(f"prediction.{name} has shape {a.shape}, expected {shape}")
-            return _frozen(a)
+        def arr(name: str, shape: tuple[int, ...]) -> np.ndarray:
+            a = _optional(prediction, name, shape)
+            if a is None:
+                raise ValueError(f"prediction.{name} is missing")
+            return a
 
         heatmaps = np.asarray(prediction.heatmaps)
         if heatmaps.ndim != 3 or heatmaps.shape[0] != k or 0 in heatmaps.shape:
@@ -112,53 +119,53 @@ class StoredPrediction:
         masks = prediction.masks
         classes = tuple(str(c) for c in (prediction.mask_classes or ()))
         if masks is not None:
-            masks = _frozen(np.array(masks, dtype=bool))
+            masks = read_only(np.array(masks, dtype=bool))
             if masks.ndim != 3 or masks.shape[0] != len(classes):
                 raise ValueError(f"prediction.masks has shape {masks.shape}, expected ({len(classes)}, H, W) "
                                  f"for mask classes {classes}")
+        region = _optional(prediction, "region_px", (k, 3))
+        coverage = None if region is None or prediction.coverage is None else float(prediction.coverage)
+        if region is not None and not (coverage is not None and 0.0 < coverage < 1.0):
+            raise ValueError(f"prediction.coverage is {prediction.coverage!r}, expected a probability with its regions")
         decoded = decode_heatmaps(*encode_heatmaps(heatmaps))
-        return cls(
-            model_id=str(prediction.model_id),
-            created=created,
-            points=arr("points", (k, 2)),
-            soft_argmax=arr("soft_argmax", (k, 2)),
-            refined=arr("refined", (k, 2)),
-            confidence=arr("confidence", (k,)),
-            heatmap_to_image=arr("heatmap_to_image", (2, 3)),
-            mask_classes=classes,
-            has_masks=masks is not None,
-            heatmaps=_frozen(decoded),
-            masks=masks,
-            covariance=_frozen(heatmap_covariance(decoded, arr("heatmap_to_image", (2, 3)))),
+        to_image = arr("heatmap_to_image", (2, 3))
+        summary = Prediction(
+            model_id=str(prediction.model_id), schema=str(prediction.schema),
+            landmarks=tuple(str(n) for n in prediction.landmarks),
+            image_size=(int(prediction.image_size[0]), int(prediction.image_size[1])),
+            spacing=spacing, points=arr("points", (k, 2)), soft_argmax=arr("soft_argmax", (k, 2)),
+            refined=arr("refined", (k, 2)), confidence=arr("confidence", (k,)), heatmaps=None,
+            heatmap_to_image=to_image, masks=None, mask_classes=classes, region_px=region,
+            coverage=coverage, region_mm=_optional(prediction, "region_mm", (k, 3)) if region is not None else None,
+            decoder=str(prediction.decoder), anatomy=prediction.anatomy, created=created,
         )
+        return cls(summary, has_masks=masks is not None, heatmaps=read_only(decoded), masks=masks,
+                   covariance=read_only(heatmap_covariance(decoded, to_image)))
 
-    def to_cached(self) -> CachedPrediction:
+    def full(self) -> Prediction:
+        """The whole prediction (a new object each time: the cache may drop its arrays later)."""
         assert self.heatmaps is not None, "heatmaps not loaded"
-        return CachedPrediction(
-            model_id=self.model_id, created=self.created, points=self.points, soft_argmax=self.soft_argmax,
-            refined=self.refined, confidence=self.confidence, heatmaps=self.heatmaps,
-            heatmap_to_image=self.heatmap_to_image, masks=self.masks, mask_classes=self.mask_classes,
-        )
+        return replace(self.summary, heatmaps=self.heatmaps, masks=self.masks)
 
 
 #: ``load(image_id) -> (heatmaps float32 (K, h, w), masks bool (C, H, W) or None)``
 Loader = Callable[[str], tuple[np.ndarray, np.ndarray | None]]
 
 
-def _entry_bytes(entry: StoredPrediction) -> int:
+def _entry_bytes(entry: PredictionEntry) -> int:
     return sum(a.nbytes for a in (entry.heatmaps, entry.masks) if a is not None)
 
 
 class PredictionCache:
-    """Image id → :class:`StoredPrediction`, with a bounded set of loaded heatmaps.
+    """Image id → :class:`PredictionEntry`, with a bounded set of loaded heatmaps.
 
     ``stale`` names entries the current file holds but the next file must not
     (replaced by a new prediction, or their image removed).
     """
 
-    def __init__(self, entries: dict[str, StoredPrediction] | None = None, max_loaded: int | None = None,
+    def __init__(self, entries: dict[str, PredictionEntry] | None = None, max_loaded: int | None = None,
                  max_bytes: int | None = None) -> None:
-        self.entries: dict[str, StoredPrediction] = dict(entries or {})
+        self.entries: dict[str, PredictionEntry] = dict(entries or {})
         self.stale: set[str] = set()
         self._loaded: OrderedDict[str, None] = OrderedDict()
         self._max_loaded = MAX_LOADED if max_loaded is None else max_loaded
@@ -171,7 +178,7 @@ class PredictionCache:
     def __contains__(self, image_id: str) -> bool:
         return image_id in self.entries
 
-    def put(self, image_id: str, entry: StoredPrediction) -> None:
+    def put(self, image_id: str, entry: PredictionEntry) -> None:
         self.remove(image_id)
         self.entries[image_id] = entry
 
@@ -181,20 +188,23 @@ class PredictionCache:
             self.stale.add(image_id)
         self._loaded.pop(image_id, None)
 
-    def get(self, image_id: str, load: Loader) -> CachedPrediction | None:
-        """The full prediction, reading heatmaps from the file when they are not in memory."""
+    def get(self, image_id: str, load: Loader, heatmaps: bool = True) -> Prediction | None:
+        """The full prediction, reading heatmaps from the file when they are not in memory; with
+        ``heatmaps`` False its summary (heatmaps and masks None), which reads nothing."""
         entry = self.entries.get(image_id)
         if entry is None:
             return None
+        if not heatmaps:
+            return replace(entry.summary)
         if entry.heatmaps is None:
             heatmaps, masks = load(image_id)
-            entry.heatmaps = _frozen(heatmaps)
-            entry.masks = None if masks is None else _frozen(masks)
+            entry.heatmaps = read_only(heatmaps)
+            entry.masks = None if masks is None else read_only(masks)
         if entry.on_disk:
             self._loaded[image_id] = None
             self._loaded.move_to_end(image_id)
             self._evict()
-        return entry.to_cached()
+        return entry.full()
 
     def covariance(self, image_id: str, load: Loader) -> np.ndarray | None:
         """(K, 2, 2) heatmap covariance of an image's prediction without loading its heatmaps, or None.
@@ -207,7 +217,7 @@ class PredictionCache:
             return None
         if entry.covariance is None:
             heatmaps = entry.heatmaps if entry.heatmaps is not None else load(image_id)[0]
-            entry.covariance = _frozen(heatmap_covariance(heatmaps, entry.heatmap_to_image))
+            entry.covariance = read_only(heatmap_covariance(heatmaps, entry.summary.heatmap_to_image))
         return entry.covariance
 
     def saved(self, written: set[str]) -> None:

@@ -31,16 +31,16 @@ from core.project.errors import ProjectError, describe_os_error, display_name
 from core.project.files import absolute_path, sha256_file
 from core.project.layout import StringTable
 from core.project.lock import ProjectLock, describe_holder, lock_path, public_holder, read_lock, release_lock
-from core.project.predictions import PredictionCache, StoredPrediction
+from core.prediction import Prediction
+from core.project.predictions import PredictionCache, PredictionEntry
 from core.project.reader import read_prediction_arrays, read_project
-from core.project.records import CachedPrediction, ImageRecord, LandmarkRecord, LandmarkState, utc_now
+from core.project.records import ImageRecord, LandmarkRecord, LandmarkState, utc_now
 from core.project.transitions import corrected, predicted, with_state
 from core.project.writer import Snapshot, build_project_file
 from core.schema import LandmarkSchema, load_schema
 
-if TYPE_CHECKING:  # core.inference imports torch and core.imaging pydicom: both only when needed
+if TYPE_CHECKING:  # core.imaging imports pydicom: only when needed
     from core.imaging import Radiograph
-    from core.prediction import Prediction
 
 __all__ = ["Project", "default_user"]
 
@@ -212,11 +212,14 @@ class Project:
         except KeyError:
             raise KeyError(f"no image {image_id!r} in project {display_name(self.path)}") from None
 
-    def prediction(self, image_id: str) -> CachedPrediction | None:
-        """The cached model output of an image (heatmaps read from the file on first use), or None."""
+    def prediction(self, image_id: str, heatmaps: bool = True) -> Prediction | None:
+        """The image's cached :class:`~core.prediction.Prediction`, stored whole (regions, decoder,
+        anatomy fit), or None. Heatmaps and masks are read from the file on first use; with
+        ``heatmaps`` False they are None and nothing is read (points, confidences, regions only).
+        Its arrays are read-only views of the cache: copy before changing."""
         self.image(image_id)
         return self._predictions.get(
-            image_id, lambda i: read_prediction_arrays(self.path, i, self._attrs["project_id"]))
+            image_id, lambda i: read_prediction_arrays(self.path, i, self._attrs["project_id"]), heatmaps)
 
     def prediction_covariance(self, image_id: str) -> np.ndarray | None:
         """(K, 2, 2) image px² covariance of each heatmap of an image's cached prediction, or None.
@@ -228,11 +231,6 @@ class Project:
         return self._predictions.covariance(
             image_id, lambda i: read_prediction_arrays(self.path, i, self._attrs["project_id"]))
 
-    def stored_prediction(self, image_id: str) -> StoredPrediction | None:
-        """The small arrays of an image's cached prediction (heatmaps may be None), or None.
-        Read-only: a new prediction replaces it."""
-        return self._predictions.entries.get(image_id)
-
     def prediction_stamp(self, image_id: str) -> tuple[str, str] | None:
         """``(model_id, created)`` of an image's cached prediction, or None; reads no heatmaps.
 
@@ -240,7 +238,7 @@ class Project:
         prediction from one they have seen without loading every image's heatmaps.
         """
         entry = self._predictions.entries.get(image_id)
-        return None if entry is None else (entry.model_id, entry.created)
+        return None if entry is None else (entry.summary.model_id, entry.summary.created)
 
     @property
     def learning(self) -> dict:
@@ -432,7 +430,7 @@ class Project:
                                f"image, but image {image_id} is {image.size[0]}×{image.size[1]}")
         now = utc_now()
         try:
-            entry = StoredPrediction.from_prediction(prediction, now, len(self._names))
+            entry = PredictionEntry.from_prediction(prediction, now, len(self._names), image.spacing)
         except ValueError as exc:
             raise ProjectError(f"cannot store the prediction of model {model_id}: {exc}") from exc
         self._predictions.put(image_id, entry)
@@ -441,9 +439,9 @@ class Project:
         if image.verified:
             return []
         updated = []
+        points, confidence = entry.summary.points, entry.summary.confidence
         for k, name in enumerate(self._names):
-            new = predicted(image.landmarks[name], entry.points[k, 0], entry.points[k, 1], model_id,
-                            entry.confidence[k], now)
+            new = predicted(image.landmarks[name], points[k, 0], points[k, 1], model_id, confidence[k], now)
             if new is not None:
                 self._replace(image, name, new, "predict", now)
                 updated.append(name)

@@ -18,7 +18,9 @@ import numpy as np
 from core.project.errors import ProjectError, describe_os_error, display_name
 from core.project.layout import CODE_STATES, FORMAT_NAME, FORMAT_VERSION, LOG_DTYPE, NO_STATE, NO_STRING, StringTable
 from core.project.packing import unpack_images
-from core.project.predictions import StoredPrediction, decode_heatmaps
+from core.anatomy import AnatomyFit
+from core.prediction import Prediction
+from core.project.predictions import PredictionEntry, decode_heatmaps, read_only
 from core.project.records import ImageRecord
 from core.schema import LandmarkSchema
 
@@ -34,7 +36,7 @@ class ProjectContents:
     images: list[ImageRecord]
     strings: StringTable
     log_rows: np.ndarray
-    predictions: dict[str, StoredPrediction]
+    predictions: dict[str, PredictionEntry]
 
 
 def open_h5(path: Path) -> h5py.File:
@@ -114,10 +116,7 @@ def _read(f: h5py.File) -> ProjectContents:
     if log_rows.dtype != LOG_DTYPE:
         log_rows = log_rows.astype(LOG_DTYPE)
     check_log(log_rows, len(strings), len(names))
-    predictions = _read_predictions(f["predictions"], strings, len(names))
-    known = {im.id for im in images}
-    if not set(predictions) <= known:
-        raise ValueError("cached predictions for images the project does not have")
+    predictions = _read_predictions(f["predictions"], strings, schema, {im.id: im for im in images})
     return ProjectContents(attrs, schema, images, strings, log_rows, predictions)
 
 
@@ -160,36 +159,71 @@ def sound_log_rows(rows: np.ndarray, n_strings: int, n_landmarks: int) -> np.nda
     return ok
 
 
-def _read_predictions(g: h5py.Group, strings: StringTable, k: int) -> dict[str, StoredPrediction]:
+def _optional_rows(g: h5py.Group, name: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A per-entry array that files of before its addition lack (None then); ValueError if misshapen."""
+    if name not in g:
+        return None
+    value = g[name][()]
+    if value.shape != shape:
+        raise ValueError(f"predictions/{name} has shape {value.shape}, expected {shape}")
+    return value
+
+
+def _anatomy(text: str) -> AnatomyFit | None:
+    """The stored anatomy fit; None for none, or for one that does not parse (a cache: the app
+    computes it again)."""
+    if not text:
+        return None
+    try:
+        d = json.loads(text)
+        fit = AnatomyFit(str(d["model"]), str(d["anatomy"]), float(d["residual"]), float(d["typical"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+    return fit if np.isfinite([fit.residual, fit.typical]).all() else None
+
+
+def _read_predictions(g: h5py.Group, strings: StringTable, schema: LandmarkSchema,
+                      images: dict[str, ImageRecord]) -> dict[str, PredictionEntry]:
     ids = [i.decode("ascii") for i in g["id"][()]]
     if not ids:
         return {}
+    if not set(ids) <= set(images):
+        raise ValueError("cached predictions for images the project does not have")
     cols = {key: g[key][()] for key in ("model", "created", "points", "soft_argmax", "refined", "confidence",
                                        "heatmap_to_image", "mask_classes")}
-    m = len(ids)
+    m, k = len(ids), schema.n_landmarks
     for key, shape in {"points": (m, k, 2), "soft_argmax": (m, k, 2), "refined": (m, k, 2),
                        "confidence": (m, k), "heatmap_to_image": (m, 2, 3)}.items():
         if cols[key].shape != shape:
             raise ValueError(f"predictions/{key} has shape {cols[key].shape}, expected {shape}")
-    covariance = g["covariance"][()] if "covariance" in g else None  # absent in files of before 2026-11-23
-    if covariance is not None and covariance.shape != (m, k, 2, 2):
-        raise ValueError(f"predictions/covariance has shape {covariance.shape}, expected {(m, k, 2, 2)}")
+    covariance = _optional_rows(g, "covariance", (m, k, 2, 2))  # absent in files of before 2026-11-23
+    # Absent in files of before 2026-12-03: no regions (the overlay then asks the bundled card), soft-argmax.
+    region_px, region_mm = _optional_rows(g, "region_px", (m, k, 3)), _optional_rows(g, "region_mm", (m, k, 3))
+    coverage, decoder = _optional_rows(g, "coverage", (m,)), _optional_rows(g, "decoder", (m,))
+    anatomy = _optional_rows(g, "anatomy", (m,))
     heatmaps, masks = g["heatmaps"], g["masks"]
     out = {}
     for i, image_id in enumerate(ids):
         if image_id not in heatmaps:
             raise ValueError(f"no heatmaps for the cached prediction of image {image_id}")
-        out[image_id] = StoredPrediction(
-            model_id=strings.get(int(cols["model"][i])) or "",
-            created=_text(cols["created"][i]),
-            points=cols["points"][i],
-            soft_argmax=cols["soft_argmax"][i],
-            refined=cols["refined"][i],
-            confidence=cols["confidence"][i],
-            heatmap_to_image=cols["heatmap_to_image"][i],
+        calibrated = coverage is not None and region_px is not None and 0.0 < coverage[i] < 1.0
+        image = images[image_id]
+        summary = Prediction(
+            model_id=strings.get(int(cols["model"][i])) or "", schema=schema.name, landmarks=tuple(schema.landmarks),
+            image_size=tuple(image.size), spacing=image.spacing,
+            points=read_only(cols["points"][i]), soft_argmax=read_only(cols["soft_argmax"][i]),
+            refined=read_only(cols["refined"][i]), confidence=read_only(cols["confidence"][i]), heatmaps=None,
+            heatmap_to_image=read_only(cols["heatmap_to_image"][i]),
             mask_classes=tuple(json.loads(_text(cols["mask_classes"][i]))),
-            has_masks=image_id in masks,
-            on_disk=True,
+            region_px=read_only(region_px[i]) if calibrated else None,
+            coverage=float(coverage[i]) if calibrated else None,
+            region_mm=read_only(region_mm[i]) if calibrated and region_mm is not None and not np.isnan(region_mm[i]).all() else None,
+            decoder=(strings.get(int(decoder[i])) if decoder is not None else None) or "soft_argmax",
+            anatomy=_anatomy(_text(anatomy[i])) if anatomy is not None else None,
+            created=_text(cols["created"][i]),
+        )
+        out[image_id] = PredictionEntry(
+            summary, has_masks=image_id in masks, on_disk=True,
             covariance=None if covariance is None or np.isnan(covariance[i]).all() else covariance[i],
         )
     return out

@@ -20,7 +20,7 @@ from enum import Enum
 
 import numpy as np
 
-__all__ = ["CachedPrediction", "ImageRecord", "LandmarkRecord", "LandmarkState", "utc_now"]
+__all__ = ["ImageRecord", "LandmarkRecord", "LandmarkState", "utc_now"]
 
 
 def utc_now() -> str:
@@ -207,31 +207,3 @@ class ImageRecord:
     def positions(self) -> np.ndarray:
         """(K, 2) float64 ``(x, y)`` in landmark order, NaN rows where there is no position."""
         return np.array([[r.x, r.y] for r in self.landmarks.values()], dtype=np.float64).reshape(-1, 2)
-
-
-@dataclass(eq=False)
-class CachedPrediction:
-    """A model's full output for one image, cached so overlays redraw without the model.
-
-    Shapes (K landmarks, C mask classes; H, W the image, h, w the heatmaps):
-
-    - ``points``, ``soft_argmax``, ``refined``: (K, 2) float64 image pixels (x, y).
-    - ``confidence``: (K,) float64 in [0, 1].
-    - ``heatmaps``: (K, h, w) float32 in memory (float16 on disk, so values
-      are float16-rounded both before and after a save); ``heatmap_to_image``
-      (2, 3) maps heatmap pixels to image pixels.
-    - ``masks``: (C, H, W) bool or None; ``mask_classes`` names the C classes.
-
-    Arrays are read-only views of the project's cache: copy before changing.
-    """
-
-    model_id: str
-    created: str
-    points: np.ndarray
-    soft_argmax: np.ndarray
-    refined: np.ndarray
-    confidence: np.ndarray
-    heatmaps: np.ndarray
-    heatmap_to_image: np.ndarray
-    masks: np.ndarray | None = None
-    mask_classes: tuple[str, ...] = ()

@@ -31,7 +31,7 @@ from core.project.layout import (
     StringTable,
 )
 from core.project.packing import pack_images
-from core.project.predictions import StoredPrediction, encode_heatmaps
+from core.project.predictions import PredictionEntry, encode_heatmaps
 from core.project.reader import open_h5
 from core.project.records import ImageRecord
 
@@ -56,7 +56,7 @@ class Snapshot:
     images: list[ImageRecord]
     strings: StringTable
     log_rows: np.ndarray
-    predictions: dict[str, StoredPrediction]
+    predictions: dict[str, PredictionEntry]
     source: Path | None = None
     source_revision: int | None = None
     stats: dict = field(default_factory=dict)
@@ -116,12 +116,15 @@ def _write_predictions(f: h5py.File, snap: Snapshot) -> set[str]:
             new += 1
         written.append(image_id)
     snap.stats.update(carried=len(carried), new=new)
-    rows = [snap.predictions[i] for i in written]
+    rows = [snap.predictions[i].summary for i in written]
     m = len(rows)
     k = len(snap.names)
 
     def stack(name: str, shape: tuple[int, ...]) -> np.ndarray:
-        return np.array([getattr(r, name) for r in rows], dtype=np.float64).reshape(m, *shape)
+        """(m, *shape) float64; NaN for an entry without the array (regions of an uncalibrated model)."""
+        nan = np.full(shape, np.nan)
+        return np.array([nan if getattr(r, name) is None else getattr(r, name) for r in rows],
+                        dtype=np.float64).reshape(m, *shape)
 
     g.create_dataset("id", data=np.array([i.encode("ascii") for i in written], dtype=ID_DTYPE))
     g.create_dataset("model", data=np.array([snap.strings.code(r.model_id) for r in rows], dtype=np.int32))
@@ -130,12 +133,26 @@ def _write_predictions(f: h5py.File, snap: Snapshot) -> set[str]:
         g.create_dataset(name, data=stack(name, (k, 2)))
     g.create_dataset("confidence", data=stack("confidence", (k,)))
     g.create_dataset("heatmap_to_image", data=stack("heatmap_to_image", (2, 3)))
-    nan = np.full((k, 2, 2), np.nan)  # not computed yet (an entry read from an older file): NaN
-    g.create_dataset("covariance", data=np.array([nan if r.covariance is None else r.covariance for r in rows],
+    # Not computed yet (an entry read from an older file): NaN.
+    covariance = [snap.predictions[i].covariance for i in written]
+    g.create_dataset("covariance", data=np.array([np.full((k, 2, 2), np.nan) if c is None else c for c in covariance],
                                                  dtype=np.float64).reshape(m, k, 2, 2))
     g.create_dataset("mask_classes", data=np.array([json.dumps(list(r.mask_classes)) for r in rows], dtype=object),
                      dtype=_STR)
+    # The prediction whole (ADR 0003, since 2026-12-03): calibrated regions, the decoder, the anatomy fit.
+    for name in ("region_px", "region_mm"):
+        g.create_dataset(name, data=stack(name, (k, 3)))
+    g.create_dataset("coverage", data=np.array([np.nan if r.coverage is None else r.coverage for r in rows], dtype=np.float64))
+    g.create_dataset("decoder", data=np.array([snap.strings.code(r.decoder) for r in rows], dtype=np.int32))
+    g.create_dataset("anatomy", data=np.array([_anatomy_json(r.anatomy) for r in rows], dtype=object), dtype=_STR)
     return set(written)
+
+
+def _anatomy_json(fit) -> str:
+    """An ``AnatomyFit`` as its four fields in JSON; "" for none."""
+    if fit is None:
+        return ""
+    return json.dumps({"model": fit.model, "anatomy": fit.anatomy, "residual": fit.residual, "typical": fit.typical})
 
 
 def _carry_over(g: h5py.Group, snap: Snapshot) -> set[str]:

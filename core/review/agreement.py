@@ -50,7 +50,7 @@ def image_agreement(project: Project, image_id: str) -> dict | None:
     """``{id, model, n_points, mean_px, mean_mm}`` for one image's user points against its cached
     prediction; None without a prediction or without user points."""
     image = project.image(image_id)
-    cached = project.prediction(image_id)
+    cached = project.prediction(image_id, heatmaps=False)
     if cached is None:
         return None
     px = landmark_distances(image, cached.points)

@@ -236,7 +236,7 @@ class ReviewQueue:
         if old is not None and old.key == key:
             return old
         # The small arrays and the stored heatmap covariance: no heatmaps or masks are read.
-        prediction = project.stored_prediction(image.id)
+        prediction = project.prediction(image.id, heatmaps=False)
         spread = covariance_spread(project.prediction_covariance(image.id), image.spacing)
         if quantiles is not None and quantiles.shape == spread.shape:
             spread = spread * np.where(np.isfinite(quantiles), quantiles, 1.0)

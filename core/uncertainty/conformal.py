@@ -199,13 +199,13 @@ def calibrate(points: np.ndarray, truth: np.ndarray, covariances: np.ndarray, al
 
 
 def prediction_regions(prediction, calibration: ConformalCalibration | None = None) -> tuple[np.ndarray, float] | None:
-    """``(region_px (K, 3), coverage)`` of a ``Prediction`` or a project's ``CachedPrediction``; None if uncalibrated.
+    """``(region_px (K, 3), coverage)`` of a ``Prediction`` (fresh or a project's); None if uncalibrated.
 
-    ``calibration`` (a project's own, ``core.learning.recalibration``) wins when given. Else a
-    fresh ``Prediction`` carries its regions, and a cached one (the project keeps heatmaps,
-    not regions) gets them from its heatmaps and the calibration in the card of the bundled
-    model with exactly its ``model_id`` (name@version): a fine-tuned version has other
-    errors, so it gets no region until it is calibrated itself.
+    ``calibration`` (a project's own, ``core.learning.recalibration``) wins when given. Else the
+    prediction's own regions (a project stores them with it). Only a prediction stored by a
+    project file of before 2026-12-03 (no regions kept) gets them from its heatmaps and the
+    calibration in the card of the bundled model with exactly its ``model_id`` (name@version):
+    a fine-tuned version has other errors, so it gets no region until it is calibrated itself.
     """
     region = getattr(prediction, "region_px", None)
     if region is not None and calibration is None:

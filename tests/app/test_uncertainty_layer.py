@@ -20,15 +20,25 @@ def test_ellipse_outlines_are_closed_rings_with_breaks():
     assert first[:, 1].max() == pytest.approx(24.0) and first[:, 0].max() == pytest.approx(12.0, abs=1e-2)  # 90°: major along y
 
 
+def _card_calibration(monkeypatch, predictor, cal: ConformalCalibration | None) -> None:
+    """The chest6 model is calibrated by ``cal`` (None: uncalibrated): the predictor draws its regions
+    from it and the project stores them with the prediction."""
+    from app.jobs import predictor_cache
+
+    predictor_cache.put("chest6", predictor)  # the window predicts with this one, whatever ran before
+    monkeypatch.setattr(predictor, "conformal", cal)
+    monkeypatch.setattr(conformal, "_bundled_calibration", lambda model_id: cal)
+
+
 @pytest.fixture
-def calibrated(monkeypatch):
+def calibrated(monkeypatch, predictor):
     """Every chest6 prediction is calibrated with q = 2 for all six landmarks (not the bundled card's)."""
     cal = ConformalCalibration(0.1, 30, ("L",) * 6, np.full(6, 2.0))
-    monkeypatch.setattr(conformal, "_bundled_calibration", lambda model_id: cal)
+    _card_calibration(monkeypatch, predictor, cal)
     return cal
 
 
-def test_regions_drawn_around_the_models_points(calibrated, make_window, qtbot, rg1, wait_for_predictions):
+def test_regions_drawn_around_the_models_points(calibrated, predictor, make_window, qtbot, rg1, wait_for_predictions):
     window = make_window()
     window.open_images([rg1])
     wait_for_predictions(qtbot, window)
@@ -38,10 +48,18 @@ def test_regions_drawn_around_the_models_points(calibrated, make_window, qtbot, 
     assert panel.checks["uncertainty"].isEnabled() and overlay.is_shown()
     assert overlay.coverage == pytest.approx(0.9)
 
+    # The regions drawn are the ones the model gave and the project stored with its prediction...
     prediction = window.viewer.frame.prediction
+    assert prediction.region_px is not None and prediction.coverage == pytest.approx(0.9)
     x, y = overlay.curve.getData()
     vertices = np.stack([x, y], -1) - 0.5  # item → image pixels
-    cov = heatmap_covariance(prediction.heatmaps, prediction.heatmap_to_image)
+    np.testing.assert_allclose(vertices, ellipse_outlines(prediction.points, prediction.region_px), atol=1e-9)
+    # ... the calibrated level set (q = 2) of the covariance of each heatmap as the model made it (as
+    # the calibration was measured). Not of the stored, float16-rounded heatmaps whose faint tail is
+    # floored: their covariance is up to 10 % smaller, and the layer drew rings that much too small.
+    raw = predictor.predict(rg1)
+    np.testing.assert_allclose(prediction.region_px, raw.region_px, rtol=1e-9)
+    cov = heatmap_covariance(raw.heatmaps, raw.heatmap_to_image)
     rings = vertices.reshape(6, SEGMENTS + 2, 2)[:, :-1]  # each ring, without its NaN break
     for k in range(6):
         d = rings[k] - prediction.points[k]
@@ -51,8 +69,8 @@ def test_regions_drawn_around_the_models_points(calibrated, make_window, qtbot, 
     assert not overlay.is_shown() and not panel.checks["uncertainty"].isChecked()
 
 
-def test_uncalibrated_model_greys_the_layer_out(monkeypatch, make_window, qtbot, rg1, wait_for_predictions):
-    monkeypatch.setattr(conformal, "_bundled_calibration", lambda model_id: None)
+def test_uncalibrated_model_greys_the_layer_out(monkeypatch, predictor, make_window, qtbot, rg1, wait_for_predictions):
+    _card_calibration(monkeypatch, predictor, None)
     window = make_window()
     window.open_images([rg1])
     wait_for_predictions(qtbot, window)

@@ -200,11 +200,13 @@ def test_queue_of_a_reopened_project_reads_no_heatmaps_or_masks(tmp_path, monkey
     with h5py.File(path, "r+") as f:
         del f["predictions/covariance"]
     with Project.open(path) as p:
-        assert p.stored_prediction(ids[2]).covariance is None
         assert np.allclose(covariance_spread(p.prediction_covariance(ids[2])), expected[ids[2]], rtol=1e-3)
         p.save()
-    with Project.open(path) as p:
-        assert p.stored_prediction(ids[2]).covariance is not None and p.stored_prediction(ids[3]).covariance is None
+    with Project.open(path) as p:  # saved with the file: no heatmaps read for ids[2]; ids[3] was never asked
+        monkeypatch.setattr(project_module, "read_prediction_arrays", refuse)
+        assert np.allclose(covariance_spread(p.prediction_covariance(ids[2])), expected[ids[2]], rtol=1e-3)
+        with pytest.raises(AssertionError, match="read heatmaps"):
+            p.prediction_covariance(ids[3])
 
 
 def test_the_projects_calibration_weighs_the_spread(project, tmp_path):
