@@ -188,16 +188,17 @@ class BundledChooser:
     new projects in the app). Each candidate predicts the image; the one whose points fit their anatomy
     best wins if it fits. Predictors are loaded once and kept."""
 
-    def __init__(self, device: str = "auto", decoder: str | None = None, candidates: list[str] | None = None) -> None:
-        self.device, self.decoder = device, decoder
+    def __init__(self, device: str = "auto", decoder: str | None = None, candidates: list[str] | None = None,
+                 runtime: str = "auto") -> None:
+        self.device, self.decoder, self.runtime = device, decoder, runtime
         self.candidates = schema_models() if candidates is None else list(candidates)
         self._predictors: dict = {}
 
     def _predictor(self, name: str):
         if name not in self._predictors:
-            from core.inference import Predictor
+            from core.runtime import open_predictor
 
-            self._predictors[name] = Predictor(name, self.device, self.decoder)
+            self._predictors[name] = open_predictor(name, self.device, self.decoder, self.runtime)
         return self._predictors[name]
 
     def choose(self, image, spacing: tuple[float, float] | None = None):

@@ -61,7 +61,7 @@ def evaluate_predictor(
     gt = dataset.points()[:n]
     samples = dataset.samples[:n]
     spacings = [s.spacing for s in samples] if all(s.spacing for s in samples) else None
-    settings = predictor.model.info.evaluation
+    settings = predictor.info.evaluation
     radii_px, radii_mm = settings.radii_px, settings.radii_mm
     final = np.stack(finals)
     summary = evaluation_summary(final, gt, spacings, list(dataset.schema.landmarks), radii_px, radii_mm)

@@ -21,9 +21,9 @@ from core.imaging import Radiograph, load_image
 from core.modelfile import LoadedModel, load_model
 from core.prediction import Prediction
 from core.resources import resolve_model
-from core.geometry import apply_affine, standardise
 from core.devices import select_device
-from core.geometry import cut_patches, fine_grid, from_scaled, patch_matrices, resize_image, to_scaled
+from core.geometry import apply_affine, fine_grid, from_scaled, patch_matrices, to_scaled
+from core.resampling import cut_patches, resize_image, standardise
 
 DEFAULT_MODEL = "chest6"
 
@@ -83,6 +83,11 @@ class Predictor:
     @property
     def schema(self):
         return self.model.schema
+
+    @property
+    def info(self):
+        """The model's typed card (``core.model_card.ModelCard``), as ``CompiledPredictor.info``."""
+        return self.model.info
 
     @property
     def model_id(self) -> str:

@@ -12,6 +12,13 @@ os.environ["QT_API"] = "pyside6"
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_model_cache(tmp_path_factory):
+    """Models compiled for OpenVINO (core.runtime) go to a folder of this run, never the user's cache."""
+    os.environ["ANATOMARK_CACHE"] = str(tmp_path_factory.mktemp("anatomark-cache"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def shared_data():
     """Path of ``../shared/data`` (or ``ANATOMARK_DATA``); skips the test when absent."""

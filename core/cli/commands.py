@@ -37,28 +37,51 @@ def spacing_argument(text: str) -> tuple[float, float]:
     return values[0], values[1]
 
 
+def _prefetched(paths: list[str]):
+    """(path, Radiograph or the ImageLoadError) for each path, the next one read and decoded in a
+    background thread while the current one is predicted (the networks release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.imaging import ImageLoadError, load_image
+
+    def load(path: str):
+        try:
+            return load_image(path)
+        except ImageLoadError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(load, paths[0]) if paths else None
+        for i, path in enumerate(paths):
+            image = pending.result()
+            pending = pool.submit(load, paths[i + 1]) if i + 1 < len(paths) else None
+            yield path, image
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     """Without ``--model`` each image goes to the bundled model whose anatomy it shows
     (``core.anatomy``), or is refused; with it, an image that does not look like the model's anatomy
     gets a warning (stderr and the JSON ``warnings``)."""
     from core.anatomy import BundledChooser, no_fit_message
     from core.imaging import ImageLoadError
-    from core.inference import Predictor
+    from core.runtime import open_predictor
 
-    chooser = BundledChooser(args.device, args.decoder) if args.model is None else None
-    predictor = Predictor(args.model, args.device, args.decoder) if args.model is not None else None
+    chooser = BundledChooser(args.device, args.decoder, runtime=args.runtime) if args.model is None else None
+    predictor = open_predictor(args.model, args.device, args.decoder, args.runtime) if args.model is not None else None
     failed = 0
     results = []
-    for path in args.images:
+    for path, image in _prefetched(args.images):
         try:
+            if isinstance(image, Exception):
+                raise image
             if chooser is not None:
-                prediction, fits = chooser.choose(path, args.spacing)
+                prediction, fits = chooser.choose(image, args.spacing)
                 if prediction is None:
                     failed += 1
                     print(f"anatomark: {path}: {no_fit_message(fits)}", file=sys.stderr)
                     continue
             else:
-                prediction = predictor.predict(path, args.spacing)
+                prediction = predictor.predict(image, args.spacing)
         except ImageLoadError as exc:
             failed += 1
             print(f"anatomark: {error_line(exc)}", file=sys.stderr)
@@ -81,10 +104,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.evaluation import evaluate_predictor
-    from core.inference import Predictor
+    from core.runtime import open_predictor
     from core.training.datasets import load_dataset
 
-    predictor = Predictor(args.model, args.device, args.decoder)
+    predictor = open_predictor(args.model, args.device, args.decoder, args.runtime)
     dataset = load_dataset(args.dataset, args.split)
     dataset.samples = dataset.samples[args.skip :][: args.limit]
 
@@ -262,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="bundled model name or path to a .pt model file (default: the bundled "
                    "model whose anatomy each image shows; an image none fits is refused)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--runtime", default="auto", choices=("auto", "torch", "openvino"),
+                   help="what runs the networks: auto (OpenVINO on the CPU when installed, else PyTorch), torch, openvino")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--decoder", default=None, help="heatmap decoder: soft_argmax, argmax, local_soft_argmax or blob (default: the model card's)")
     p.add_argument("--spacing", type=spacing_argument, default=None, metavar="MM[,MM]",
@@ -275,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--skip", type=int, default=0, help="leave out the first N images (before --limit)")
     e.add_argument("--decoder", default=None, help="heatmap decoder: soft_argmax, argmax, local_soft_argmax or blob (default: the model card's)")
     e.add_argument("--device", default="auto")
+    e.add_argument("--runtime", default="auto", choices=("auto", "torch", "openvino"), help="as for predict")
     e.add_argument("--json", action="store_true")
     e.add_argument("--record", action="store_true", help="store the result in the model card's metrics")
     e.add_argument("--record-coverage", action="store_true",
@@ -346,6 +372,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; expected failures print one line and return 2. Without a command (the
     app's arguments) it prints the help: the app starts from ``app.launch``, which core never imports."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # pydicom warns (with a source line) about the damage it reads past; the command reports a
+    # file it cannot use in one line of its own, so its warnings would only add noise.
+    import warnings
+
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
     if argv and (message := _mistyped_command(argv[0])):
         print(message, file=sys.stderr)
         return EXIT_USAGE

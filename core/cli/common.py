@@ -12,28 +12,34 @@ class CliError(Exception):
     """An error the user can act on; printed as one line."""
 
 
+#: The failures a command reports as one line and exit status 2, as (module, class). A class is
+#: looked up only when its module is already imported (an exception of it can only have been raised
+#: then), so reporting them imports nothing: a prediction runs without PyTorch or h5py.
+EXPECTED = (
+    ("core.cli.common", "CliError"), ("core.imaging.errors", "ImageLoadError"), ("core.resources", "ModelFileError"),
+    ("core.schema.elements", "SchemaError"), ("core.project.errors", "ProjectError"),
+    ("core.training.datasets", "DatasetError"), ("core.devices", "DeviceError"), ("core.training.loop", "TrainingDiverged"),
+)
+
+
 def expected_errors() -> tuple[type[BaseException], ...]:
-    """The failures a command reports as one line and exit status 2 (imported when needed: the
-    command line starts without torch)."""
-    from core.imaging import ImageLoadError
-    from core.modelfile import ModelFileError
-    from core.project.errors import ProjectError
-    from core.schema import SchemaError
-    from core.training.datasets import DatasetError
-    from core.devices import DeviceError
-    from core.training.loop import TrainingDiverged
+    """The expected failures whose modules are loaded now, and OSError, ValueError, KeyError."""
+    import sys
 
-    return (CliError, ImageLoadError, ModelFileError, SchemaError, DatasetError, DeviceError, TrainingDiverged, ProjectError,
-            OSError, ValueError, KeyError)
+    loaded = tuple(getattr(sys.modules[module], name) for module, name in EXPECTED if module in sys.modules)
+    return (*loaded, OSError, ValueError, KeyError)
 
 
-def run(args, expected: tuple[type[BaseException], ...]) -> int:
-    """Run a parsed command (``args.func``); an expected failure prints one line and returns 2."""
+def run(args, expected: tuple[type[BaseException], ...] = ()) -> int:
+    """Run a parsed command (``args.func``); an expected failure (``expected`` and
+    :func:`expected_errors`, asked when it happens) prints one line and returns 2."""
     import sys
 
     try:
         return args.func(args)
-    except expected as exc:
+    except Exception as exc:  # noqa: BLE001 - re-raised below unless expected
+        if not isinstance(exc, (*expected, *expected_errors())):
+            raise
         from core.messages import error_line
 
         print(f"anatomark: {error_line(exc)}", file=sys.stderr)

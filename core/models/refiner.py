@@ -58,7 +58,10 @@ class GraphRefiner(nn.Module):
         sampled = bilinear_sample(features, points)  # (B, K, C)
         # Confidence: P_k at the point relative to the map's peak, in [0, 1].
         peak = prob.flatten(2).amax(dim=-1).clamp_min(1e-12)
-        at_point = torch.diagonal(bilinear_sample(prob, points), dim1=1, dim2=2)  # (B, K)
+        # Each map at its own point: the diagonal of the (B, K, K) samples, taken with an identity
+        # mask (exact: one term per row) because graph compilers (OpenVINO) have no diagonal op.
+        eye = torch.eye(prob.shape[1], dtype=prob.dtype, device=prob.device)
+        at_point = (bilinear_sample(prob, points) * eye).sum(dim=-1)  # (B, K)
         conf = (at_point / peak).unsqueeze(-1)
         if pinned is not None:
             conf = torch.where(pinned.unsqueeze(-1), torch.ones_like(conf), conf)

@@ -13,18 +13,8 @@ import numpy as np
 import torch
 
 from core.imaging import load_image
-from core.geometry import (
-    affine_in_from_out,
-    apply_affine,
-    cut_patches,
-    fine_grid,
-    invert_affine,
-    patch_matrices,
-    resize_image,
-    standardise,
-    to_scaled,
-    warp,
-)
+from core.geometry import affine_in_from_out, apply_affine, fine_grid, invert_affine, patch_matrices, to_scaled
+from core.resampling import cut_patches, resize_image, standardise, warp
 from core.training.augment import AugmentConfig, augment_intensity, random_geometry
 from core.training.datasets import DatasetError, Sample
 from core.training.masks import load_class_masks, resize_masks

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.geometry import affine_in_from_out, apply_affine, invert_affine, standardise, warp
+from core.geometry import affine_in_from_out, apply_affine, invert_affine
+from core.resampling import standardise, warp
 from core.geometry import from_scaled, to_scaled
 
 
