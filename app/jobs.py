@@ -18,16 +18,23 @@ from core.messages import error_line
 
 
 class PredictorCache:
-    """One loaded ``core.inference.Predictor``, reloaded when the model's weights file changes.
+    """The app's loaded predictors, each reloaded when its model's weights file changes.
 
-    Loading takes seconds (PyTorch import, weights check), so the app keeps one; the key is
-    the weights path and its modification time, so a retrained model replaces a stale one.
+    ``get`` is the one predictions use (``core.runtime.open_predictor``: compiled for the CPU
+    where it can be, ADR 0009: no PyTorch import, half the time); ``torch`` the PyTorch one that
+    interactive re-prediction needs (it re-runs the refiner on the network's features). One model
+    per kind at a time; the key is the weights path and modification time, so a retrained model
+    replaces a stale one. Each kind has its own lock: warming PyTorch never delays a prediction.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._key: tuple[str, int] | None = None
-        self._predictor = None
+        self._locks = {"predict": threading.Lock(), "torch": threading.Lock()}
+        self._entries: dict[str, tuple[tuple[str, int], object]] = {}
+        #: Set once a prediction job has finished its first image: background warm-ups wait for it,
+        #: so on a 2-core machine the first prediction has the cores to itself.
+        self.first_prediction = threading.Event()
+        #: Set when the app closes: a warm-up still waiting loads nothing more.
+        self.closing = threading.Event()
 
     @staticmethod
     def _key_of(model: str) -> tuple[str, int]:
@@ -36,26 +43,39 @@ class PredictorCache:
         path = Path(resolve_model(model))
         return (str(path), path.stat().st_mtime_ns)
 
+    def _load(self, kind: str, model: str, make):
+        key = self._key_of(model)
+        with self._locks[kind]:
+            entry = self._entries.get(kind)
+            if entry is None or entry[0] != key:
+                entry = self._entries[kind] = (key, make())
+            return entry[1]
+
     def get(self, model: str):
-        """The predictor for ``model`` (bundled name or path), loading it when needed."""
+        """The predictor for ``model`` (bundled name or path) that predictions use, loading it when needed."""
+        from core.runtime import open_predictor
+
+        return self._load("predict", model, lambda: open_predictor(model))
+
+    def torch(self, model: str):
+        """The PyTorch predictor for ``model`` (``core.inference.Predictor``): the prediction one when
+        that is PyTorch's already, else loaded."""
         from core.inference import Predictor
 
-        key = self._key_of(model)
-        with self._lock:
-            if self._key != key or self._predictor is None:
-                self._predictor = Predictor(model)
-                self._key = key
-            return self._predictor
+        entry = self._entries.get("predict")
+        if entry is not None and isinstance(entry[1], Predictor) and entry[0] == self._key_of(model):
+            return entry[1]
+        return self._load("torch", model, lambda: Predictor(model))
 
     def put(self, model: str, predictor) -> None:
-        """Adopt an already loaded predictor (tests share one across the session)."""
-        with self._lock:
-            self._key = self._key_of(model)
-            self._predictor = predictor
+        """Adopt an already loaded predictor for predictions (tests share one across the session)."""
+        with self._locks["predict"]:
+            self._entries["predict"] = (self._key_of(model), predictor)
 
     def is_loaded(self, model: str) -> bool:
         try:
-            return self._key == self._key_of(model) and self._predictor is not None
+            entry = self._entries.get("predict")
+            return entry is not None and entry[0] == self._key_of(model)
         except Exception:
             return False
 
@@ -134,6 +154,8 @@ class PredictionWorker(QObject):
             except Exception as exc:  # ImageLoadError and model failures alike: one line
                 self.failed.emit(image_id, f"{name}: {error_line(exc)}")
                 continue
+            finally:
+                self.cache.first_prediction.set()
             self.predicted.emit(image_id, prediction)
         self.progress.emit(total, total, "Prediction done")
         self.finished.emit(self.cancel.is_set())

@@ -37,15 +37,24 @@ def configure_pyqtgraph() -> None:
 
 
 def _warm_model(model: str) -> threading.Thread:
-    """Load the model in the background while Qt starts (PyTorch's import alone takes seconds)."""
+    """Load the model in the background while Qt starts: first the predictor that makes the first
+    prediction (compiled: no PyTorch import), then PyTorch's for interactive re-prediction (its
+    import alone takes a second or more), so the first drag of a point does not wait for it."""
 
     def load() -> None:
-        try:
-            from app.jobs import predictor_cache
+        from app.jobs import predictor_cache
 
+        try:
             predictor_cache.get(model)
         except Exception:
-            pass  # the prediction job reports the failure with a proper message
+            return  # the prediction job reports the failure with a proper message
+        predictor_cache.first_prediction.wait(timeout=20.0)  # the cores to the first prediction
+        if predictor_cache.closing.is_set():
+            return
+        try:
+            predictor_cache.torch(model)
+        except Exception:
+            pass  # re-prediction reports it when it is asked for
 
     thread = threading.Thread(target=load, name="anatomark-model-warmup", daemon=True)
     thread.start()
@@ -127,6 +136,10 @@ def run(argv: list[str]) -> int:
         open_demo(window)
     code = app.exec()
     if warm is not None:
+        from app.jobs import predictor_cache
+
+        predictor_cache.closing.set()
+        predictor_cache.first_prediction.set()  # wake a warm-up still waiting: it stops
         warm.join(timeout=30)
     return code
 

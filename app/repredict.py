@@ -41,7 +41,7 @@ def default_engine(model: str):
     def engine(radiograph, pinned, key, previous, previous_model):
         from core.repredict import Repredictor
 
-        predictor = predictor_cache.get(model)
+        predictor = predictor_cache.torch(model)  # the refiner is re-run on the network's features
         with _lock:
             repredictor = _repredictors.get(id(predictor))
             if repredictor is None or repredictor.predictor is not predictor:

@@ -83,3 +83,24 @@ def test_schema_without_model_says_so(make_window, rg1):
     window.predict_current()
     assert window.errors.history[-1].startswith("No model for the 'hand37' schema")
     assert not window.jobs.is_running()
+
+
+def test_the_app_predicts_compiled_and_re_predicts_with_pytorch(predictor):
+    """Issue 22: a fresh cache gives the jobs the compiled predictor (no PyTorch on the first
+    prediction's path) and interactive re-prediction PyTorch's, loaded once; a PyTorch predictor
+    put in for predictions (the tests' shared one) serves both."""
+    pytest.importorskip("openvino", reason="OpenVINO is not installed: the app predicts with PyTorch")
+    from app.jobs import PredictorCache
+    from core.inference import Predictor
+    from core.runtime.compiled import CompiledPredictor
+
+    cache = PredictorCache()
+    assert not cache.is_loaded("chest6")
+    compiled = cache.get("chest6")
+    assert isinstance(compiled, CompiledPredictor) and cache.is_loaded("chest6") and cache.get("chest6") is compiled
+    reference = cache.torch("chest6")
+    assert isinstance(reference, Predictor) and cache.torch("chest6") is reference and cache.get("chest6") is compiled
+    assert compiled.model_id == reference.model_id
+    shared = PredictorCache()
+    shared.put("chest6", predictor)
+    assert shared.get("chest6") is predictor and shared.torch("chest6") is predictor
