@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.measurements_panel = MeasurementsPanel(self.doc)
         self.measurements_dock = self._dock("Measurements", _scrolling(self.measurements_panel), Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(layers, self.measurements_dock)
+        self.measurements_dock.visibilityChanged.connect(lambda shown: shown and self.measurements_panel.refresh_if_stale())
         layers.raise_()
         self.resizeDocks([images, landmarks], [255, 530], Qt.Orientation.Horizontal)
         self._layers_dock = layers

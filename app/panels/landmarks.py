@@ -26,6 +26,7 @@ from app.theme import MUTED, STATE_STYLES, confidence_colour, state_style
 
 COLUMNS = ("Landmark", "State", "Conf.", "x, y (px)", "x, y (mm)", "Error", "Model")
 MODEL_COLUMN = COLUMNS.index("Model")
+POSITION_COLUMN = COLUMNS.index("x, y (px)")
 OPTIONAL_COLUMNS = tuple(COLUMNS.index(c) for c in ("x, y (mm)", "Error", "Model"))  # hidden when empty
 DASH = "—"
 
@@ -75,8 +76,11 @@ class LandmarkTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def set_preview(self, name: str, x: float, y: float) -> None:
+        """A drag moves only the position columns (from "x, y (px)" on): the others keep their cells."""
         self.preview[name] = (x, y)
-        self.refresh(name)
+        if name in self.names:
+            row = self.names.index(name)
+            self.dataChanged.emit(self.index(row, POSITION_COLUMN), self.index(row, len(COLUMNS) - 1))
 
     def clear_preview(self, name: str) -> None:
         if self.preview.pop(name, None) is not None:

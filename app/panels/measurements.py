@@ -36,6 +36,7 @@ class MeasurementsPanel(QWidget):
         self.samples = samples
         self.values: list[MeasurementValue] = []
         self._preview: dict[str, tuple[float, float]] = {}
+        self._stale = False  # a preview arrived while hidden: measure when shown
         self._offsets_key: tuple | None = None
         self._offsets: np.ndarray | None = None
         self.table = QTableWidget(0, len(COLUMNS))
@@ -63,9 +64,19 @@ class MeasurementsPanel(QWidget):
     # -- inputs -------------------------------------------------------------------------
 
     def set_preview(self, name: str, x: float, y: float) -> None:
-        """A landmark is being dragged: measure as if it were at (x, y), fixed."""
+        """A landmark is being dragged: measure as if it were at (x, y), fixed. Behind another tab
+        the panel only notes it and measures when shown: a drag frame must not pay for a table
+        nobody sees (issue 22)."""
         self._preview[name] = (float(x), float(y))
+        if self.visibleRegion().isEmpty():  # hidden, or a tab behind another (still "visible" to Qt)
+            self._stale = True
+            return
         self.refresh()
+
+    def refresh_if_stale(self) -> None:
+        """Measure what arrived while the panel was hidden (its dock's tab was brought forward)."""
+        if self._stale:
+            self.refresh()
 
     def _on_image(self, _image_id: str) -> None:
         self._preview.clear()
@@ -96,6 +107,7 @@ class MeasurementsPanel(QWidget):
     # -- output -------------------------------------------------------------------------
 
     def refresh(self) -> None:
+        self._stale = False
         image = self.doc.image()
         if image is None or self.doc.project is None:
             self.values = []

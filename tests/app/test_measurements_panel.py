@@ -32,7 +32,10 @@ def test_panel_shows_values_and_follows_a_drag(make_window, qtbot, jsrt_png, mou
     assert panel.table.item(row, 1).text() == f"{height.value:.1f} mm"
     assert panel.table.item(row, 2).text() == f"{height.sd:.1f}"
 
-    # Drag R_apex 60 px up with real mouse events: the value follows while dragging.
+    # Drag R_apex 60 px up with real mouse events: with the Measurements tab shown (as a user
+    # watching them has it), the value follows while dragging.
+    window.measurements_dock.raise_()
+    qtbot.waitUntil(lambda: not panel.visibleRegion().isEmpty())
     start = marker_pos(window, k0)
     target = (pts[k0, 0], pts[k0, 1] - 60.0)
     seen = []
@@ -48,3 +51,23 @@ def test_panel_shows_values_and_follows_a_drag(make_window, qtbot, jsrt_png, mou
     assert panel.table.item(row, 1).text() == f"{moved.value:.1f} mm"
     window.actions.undo.trigger()
     assert panel.value("right_lung_height").value == pytest.approx(height.value)
+
+
+def test_a_hidden_panel_measures_when_shown_not_on_every_move(make_window, qtbot, jsrt_png, wait_for_predictions):
+    """Issue 22: behind another tab a drag costs the panel nothing; shown, it has the dragged value."""
+    window = make_window()
+    window.open_images([jsrt_png])
+    wait_for_predictions(qtbot, window)
+    doc, panel = window.doc, window.measurements_panel
+    window.train_dock.raise_()
+    qtbot.waitUntil(lambda: panel.visibleRegion().isEmpty())
+    before = panel.value("right_lung_height").value
+    k0 = doc.project.schema.index("R_apex")
+    x, y = doc.image().positions()[k0]
+    window.viewer.point_dragging.emit("R_apex", float(x), float(y) - 60.0)
+    assert panel.value("right_lung_height").value == before  # not measured while hidden
+    window.measurements_dock.raise_()
+    qtbot.waitUntil(lambda: panel.value("right_lung_height").value != before)
+    pts = doc.image().positions()
+    k1 = doc.project.schema.index("R_costophrenic")
+    assert panel.value("right_lung_height").value == pytest.approx(math.dist((x * 0.35, (y - 60) * 0.35), pts[k1] * 0.35))
