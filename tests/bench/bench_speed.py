@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,9 @@ def _networks(predictor: Predictor, repeats: int, with_compile: bool) -> None:
         paths = []
         for name, module, example in modules:
             path = Path(tmp) / f"{name}.onnx"
-            torch.onnx.export(module.eval(), example, str(path), input_names=["x"], opset_version=18, dynamo=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the exporter's notes on instance norm and constants
+                torch.onnx.export(module.eval(), example, str(path), input_names=["x"], opset_version=18, dynamo=False)
             paths.append((path, example[0].numpy()))
         try:
             import onnxruntime as ort
