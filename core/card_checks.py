@@ -115,7 +115,7 @@ def _check_network(config, part: str, n_landmarks: int) -> None:
                 raise CardError(f"model card's architecture.{part}.{key} must be a short list")
             for v in config[key]:
                 _int(v, f"architecture.{part}.{key}", 1, 1024)
-    for key in ("temperature", "heatmap_sigma", "fine_scale"):  # divided by: must be above 0
+    for key in ("temperature", "heatmap_sigma", "fine_scale", "target_scale"):  # divided by: must be above 0
         if key in config:
             _number(config[key], f"architecture.{part}.{key}", 0.0, 1e4, above=True)
     for key in ("heatmap_gamma", "refiner_noise", "decode_radius"):

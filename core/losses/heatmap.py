@@ -54,6 +54,7 @@ def heatmap_terms(model: torch.nn.Module, logits: torch.Tensor, points: torch.Te
         if config.loss == "ce":  # the target as a distribution (sum 1), as core.heatmaps.target_distribution
             distribution = target / target.sum(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
             return {"heatmap_ce": heatmap_cross_entropy(logits, distribution, valid)}
+        target = target * getattr(model.config, "target_scale", 1.0)  # regression: peak = the scale
         terms = {"heatmap_l2": heatmap_l2(logits, target, valid)}
     if config.loss == "sc":
         terms["sc_correlation"] = config.sc_gamma * configuration_loss(logits, target, valid, config.sc_beta)

@@ -43,6 +43,11 @@ class LandmarkNetConfig:
     heatmap: str = "gaussian"
     heatmap_sigma: float = 3.0
     heatmap_gamma: float = 50.0
+    # Peak of the Gaussian or Laplace targets a regression loss ("l2", "sc") fits. With peak 1, on a
+    # 160×128 map of 19 landmarks the flat background dominates ‖H − O‖² and the peaks form
+    # ten times slower than the cross-entropy's (issue 21); the SC recipe scales them (and its
+    # decoding temperature with them, so soft-argmax keeps its sharpness).
+    target_scale: float = 1.0
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -68,6 +68,12 @@ class TrainConfig:
     w_vis: float = 10.0
     vis_target: str = "present"
     ewc_alpha: float = 40.0  # FARNet's EWC loss (DESIGN.md 2.4)
+    # The decoder that turns the global heatmaps into the points validation scores (and so selects
+    # the checkpoint by); None: the network's own (refined) points. Regression heatmaps are decoded
+    # at inference with their paper's decoder (the recipe's ``inference.global_decoder``), and must be
+    # selected with it too: a soft-argmax over their flat background lands near the image centre
+    # while the peaks form, and picked the wrong epochs (issue 21).
+    val_decoder: str | None = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.heatmaps import soft_argmax, target_distribution
+from core.heatmaps import decode, soft_argmax, target_distribution
 from core.losses.structure import coordinate_l1, heatmap_cross_entropy, order_loss, symmetry_loss
 from core.models import LandmarkNet, PatchNet
 from core.schema import LandmarkSchema
@@ -80,13 +80,17 @@ class GlobalStage:
         return sum(self.losses(out, points.to(self.device), progress).values())
 
     def predict_points(self, items: list[CachedImage]) -> tuple[np.ndarray, np.ndarray]:
-        """(soft, refined) points (N, K, 2) in original-image pixels, no augmentation."""
+        """(soft-argmax, final) points (N, K, 2) in original-image pixels, no augmentation; final: the
+        network's refined points, or ``config.val_decoder`` on its heatmaps."""
         soft, refined = [], []
         for item in items:
             images, _ = global_batch([item], self.input_size, np.random.default_rng(0), None)
             out = self.model(images.to(self.device))
+            final = out["refined"]
+            if self.config.val_decoder:
+                final = decode(out["logits"], self.config.val_decoder, self.model.config.temperature)
             soft.append(from_scaled(out["soft"][0].cpu().numpy(), item.original_size, self.input_size))
-            refined.append(from_scaled(out["refined"][0].cpu().numpy(), item.original_size, self.input_size))
+            refined.append(from_scaled(final[0].cpu().numpy(), item.original_size, self.input_size))
         return np.stack(soft), np.stack(refined)
 
     def validate(self) -> float:

@@ -133,3 +133,80 @@ def test_blob_decoder_threshold_is_the_papers_095_on_unit_range_maps():
     h[0, 4, 5] = 0.96  # inside at 0.95
     h[0, 4, 6] = 0.94  # outside
     assert blob_centroids(h)[0].tolist() == [4.5, 4.0]
+
+
+def test_the_sc_recipe_regresses_scaled_targets_and_decodes_at_the_same_sharpness():
+    """Issue 21: with Laplace targets of peak 1 the ceph U-Net's heatmaps had not formed after two
+    minutes (the flat background dominates ‖H − O‖²); the SC recipe regresses targets of peak
+    SC_TARGET_SCALE and scales the soft-argmax temperature with them."""
+    from dataclasses import replace
+
+    from core.losses.heatmap import heatmap_terms
+    from core.schema import load_schema
+    from core.training.families import build_global
+    from core.training.recipes import SC_TARGET_SCALE, get_recipe
+
+    recipe = replace(get_recipe("ceph19-plain-sc"), input_size=(32, 32), width=4, depth=3)
+    net = build_global(recipe, load_schema("ceph19"))
+    assert net.config.target_scale == SC_TARGET_SCALE == 100.0
+    assert net.config.temperature == pytest.approx(0.05 * SC_TARGET_SCALE)
+    points = torch.tensor([[[10.0, 12.0]] * 19])
+    valid = torch.ones(1, 19)
+    zero = torch.zeros(1, 19, 32, 32)
+    terms = heatmap_terms(net, zero, points, valid, (32, 32), 2.0, recipe.global_train)
+    target = laplace_heatmaps(points, (32, 32), 2.0) * SC_TARGET_SCALE
+    assert terms["heatmap_l2"].item() == pytest.approx(float((target ** 2).sum()), rel=1e-5)
+    # The same sharpness as peak-1 maps at temperature 0.05: soft-argmax lands on the peak.
+    assert torch.allclose(decode(target, "soft_argmax", net.config.temperature), points, atol=0.05)
+
+
+def test_cards_of_before_the_target_scale_load_with_peak_one_targets():
+    from core.models import LandmarkNetConfig
+
+    old = LandmarkNetConfig(3, (32, 32), use_refiner=False, heatmap="laplace").to_dict()
+    del old["target_scale"]
+    assert LandmarkNetConfig.from_dict(old).target_scale == 1.0
+
+
+class _RegressionHeatmaps(torch.nn.Module):
+    """A 'network' whose regression heatmaps (targets of peak 100, temperature 5 as the SC recipe's)
+    have a peak of 30 at (20, 12) over a background of 5: as the SC model's are while they form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from core.models import LandmarkNetConfig
+
+        self.config = LandmarkNetConfig(1, (32, 48), use_refiner=False, temperature=5.0, target_scale=100.0)
+        self.refiner = None
+
+    def forward(self, images):
+        yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(48.0), indexing="ij")
+        logits = (5.0 + 25.0 * ((xx - 20) ** 2 + (yy - 12) ** 2 < 4).float())[None, None]
+        soft = decode(logits, "soft_argmax", self.config.temperature)
+        return {"logits": logits, "prob": logits, "soft": soft, "refined": soft}
+
+
+def test_validation_decodes_regression_heatmaps_as_inference_does(tmp_path):
+    """Issue 21: checkpoints of the SC and adaptive models were selected on the soft-argmax of
+    their regression heatmaps, which a faint background pulls towards the centre, while inference
+    decodes them with the paper's decoder; ``val_decoder`` makes validation use that one."""
+    from PIL import Image
+
+    from core.training.datasets import Sample
+    from core.training.loop import TrainConfig
+    from core.training.samplers import cache_images
+    from core.training.stages import GlobalStage
+
+    path = tmp_path / "x.png"
+    Image.fromarray(np.zeros((64, 96), np.uint8)).save(path)
+    truth = np.array([[20.0 * 2 + 0.5, 12.0 * 2 + 0.5]])  # (20, 12) at the 48×32 input, in 96×64 image px
+    items = cache_images([Sample("x", path, truth)], (32, 48), None)
+    schema = type("S", (), {"pairs": (), "levels": ()})()
+    model = _RegressionHeatmaps()
+    centre_pulled = GlobalStage(model, schema, items, items, TrainConfig(), torch.device("cpu")).validate()
+    decoded = GlobalStage(model, schema, items, items, TrainConfig(val_decoder="blob"), torch.device("cpu")).validate()
+    assert decoded < 0.5 < 5.0 < centre_pulled
+    from core.training.recipes import get_recipe
+
+    assert get_recipe("ceph19-sc").global_train.val_decoder == "blob"
+    assert get_recipe("ceph19-adaptive").global_train.val_decoder == "local_soft_argmax"

@@ -32,6 +32,7 @@ def build(recipe: Recipe, schema: LandmarkSchema) -> LandmarkNet:
         temperature=recipe.temperature,
         heatmap=recipe.heatmap,
         heatmap_sigma=recipe.global_train.sigma[0],
+        target_scale=recipe.target_scale,
     ))
 
 
