@@ -210,3 +210,22 @@ def test_validation_decodes_regression_heatmaps_as_inference_does(tmp_path):
 
     assert get_recipe("ceph19-sc").global_train.val_decoder == "blob"
     assert get_recipe("ceph19-adaptive").global_train.val_decoder == "local_soft_argmax"
+
+
+def test_adaptive_targets_start_at_the_same_peak():
+    """Issue 21: the adaptive recipe's targets started at peak γ/2πσ² ≈ 0.9 (γ 50, σ 3), the same
+    too-faint regression target as SC's; they now start at SC_TARGET_SCALE."""
+    import math
+    from dataclasses import replace
+
+    from core.schema import load_schema
+    from core.training.families import build_global
+    from core.training.recipes import SC_TARGET_SCALE, get_recipe
+
+    recipe = replace(get_recipe("ceph19-plain-adaptive"), input_size=(32, 32), width=4, depth=3)
+    net = build_global(recipe, load_schema("ceph19"))
+    maps = net.target_generator(torch.tensor([[16.0, 16.0]] * 19), (32, 32))
+    assert maps.amax().item() == pytest.approx(SC_TARGET_SCALE, rel=1e-4)
+    assert net.config.temperature == pytest.approx(0.05 * SC_TARGET_SCALE)
+    plain = build_global(replace(get_recipe("ceph19-plain"), input_size=(32, 32), width=4, depth=3), load_schema("ceph19"))
+    assert plain.config.heatmap_gamma == 50.0 and plain.config.target_scale == 1.0 and not math.isnan(plain.config.temperature)

@@ -8,6 +8,7 @@ family rather than families of their own.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from core.models import LandmarkNet, LandmarkNetConfig
@@ -33,7 +34,17 @@ def build(recipe: Recipe, schema: LandmarkSchema) -> LandmarkNet:
         heatmap=recipe.heatmap,
         heatmap_sigma=recipe.global_train.sigma[0],
         target_scale=recipe.target_scale,
+        heatmap_gamma=_adaptive_gamma(recipe),
     ))
+
+
+def _adaptive_gamma(recipe: Recipe) -> float:
+    """γ of adaptive targets (γ / 2πσ1σ2 at the peak) so that they start at ``recipe.target_scale``'s
+    peak; 50 (the earlier default, peak ≈ 0.9 at σ 3) for a recipe that sets no scale."""
+    if recipe.target_scale == 1.0:
+        return 50.0
+    sigma = recipe.global_train.sigma[0]
+    return recipe.target_scale * 2.0 * math.pi * sigma * sigma
 
 
 def _no_gnn(r: Recipe) -> Recipe:
