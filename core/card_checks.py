@@ -118,9 +118,11 @@ def _check_network(config, part: str, n_landmarks: int) -> None:
     for key in ("temperature", "heatmap_sigma", "fine_scale", "target_scale"):  # divided by: must be above 0
         if key in config:
             _number(config[key], f"architecture.{part}.{key}", 0.0, 1e4, above=True)
-    for key in ("heatmap_gamma", "refiner_noise", "decode_radius"):
+    for key in ("refiner_noise", "decode_radius"):
         if key in config:
             _number(config[key], f"architecture.{part}.{key}", 0.0, 1e4)
+    if "heatmap_gamma" in config:  # γ of adaptive targets: peak × 2πσ², e.g. 100 × 2π × 4² ≈ 10⁴
+        _number(config["heatmap_gamma"], f"architecture.{part}.heatmap_gamma", 0.0, 1e7)
     if config.get("adjacency"):  # empty for a network without a refiner
         adjacency = config["adjacency"]
         if not isinstance(adjacency, list) or len(adjacency) != n_landmarks or any(
