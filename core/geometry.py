@@ -61,6 +61,13 @@ def from_scaled(points: np.ndarray, src_size: tuple[int, int], dst_size: tuple[i
     return (points + 0.5) / ratio - 0.5
 
 
+def input_to_image(size: tuple[int, int], input_size: tuple[int, int]) -> np.ndarray:
+    """(2, 3) affine from pixels of the network input (h, w) to pixels of the image (H, W): what a
+    prediction's ``heatmap_to_image`` is (ADR 0001 pixel centres)."""
+    (height, width), (h_in, w_in) = size, input_size
+    return np.array([[width / w_in, 0.0, 0.5 * width / w_in - 0.5], [0.0, height / h_in, 0.5 * height / h_in - 0.5]])
+
+
 def fine_size(shape: tuple[int, int], fine_scale: float) -> tuple[int, int]:
     return max(1, round(shape[0] * fine_scale)), max(1, round(shape[1] * fine_scale))
 

@@ -15,14 +15,14 @@ import numpy as np
 import torch
 
 from core.anatomy import fit_of
-from core.uncertainty.conformal import ConformalCalibration, ellipse_mm, ellipses, heatmap_covariance
+from core.uncertainty.conformal import ConformalCalibration, heatmap_regions
 from core.heatmaps import DECODERS, confidence, decode
 from core.imaging import Radiograph, load_image
 from core.modelfile import LoadedModel, load_model
 from core.prediction import Prediction
 from core.resources import resolve_model
 from core.devices import select_device
-from core.geometry import apply_affine, fine_grid, from_scaled, patch_matrices, to_scaled
+from core.geometry import apply_affine, fine_grid, from_scaled, input_to_image, patch_matrices, to_scaled
 from core.resampling import cut_patches, resize_image, standardise
 
 DEFAULT_MODEL = "chest6"
@@ -120,15 +120,9 @@ class Predictor:
             for _ in range(self.patch_iterations):
                 points, conf = self.local_stage(fine, size, points)
         t_local = time.perf_counter()
-        h_in, w_in = input_size
-        heatmap_to_image = np.array([[size[1] / w_in, 0.0, 0.5 * size[1] / w_in - 0.5], [0.0, size[0] / h_in, 0.5 * size[0] / h_in - 0.5]])
+        heatmap_to_image = input_to_image(size, input_size)
         heatmaps = prob.cpu().numpy().astype(np.float32)
-        region_px = region_mm = None
-        if self.conformal is not None:
-            cov = heatmap_covariance(heatmaps, heatmap_to_image)
-            region_px = ellipses(cov, self.conformal.quantiles)
-            if spacing:
-                region_mm = ellipse_mm(cov, self.conformal.quantiles, spacing)
+        region_px, region_mm, coverage = heatmap_regions(self.conformal, heatmaps, heatmap_to_image, spacing)
         return Prediction(
             model_id=self.model_id,
             schema=self.schema.name,
@@ -144,7 +138,7 @@ class Predictor:
             masks=masks,
             mask_classes=tuple(net.config.mask_classes) if masks is not None else (),
             region_px=region_px,
-            coverage=self.conformal.coverage if self.conformal is not None else None,
+            coverage=coverage,
             region_mm=region_mm,
             decoder=self.final_decoder,
             anatomy=fit_of(points, self.model.info, self.model_id),

@@ -22,14 +22,14 @@ import numpy as np
 
 from core.anatomy import fit_of
 from core.card_checks import CardError, check_card
-from core.geometry import apply_affine, fine_grid, from_scaled, patch_matrices, to_scaled
+from core.geometry import apply_affine, fine_grid, from_scaled, input_to_image, patch_matrices, to_scaled
 from core.imaging import Radiograph, load_image
 from core.model_card import ModelCard, read_card
 from core.prediction import Prediction
 from core.resources import ModelFileError, resolve_model, weights_path
 from core.schema import LandmarkSchema, SchemaError
 from core.runtime import arrays
-from core.uncertainty.conformal import ConformalCalibration, ellipse_mm, ellipses, heatmap_covariance
+from core.uncertainty.conformal import ConformalCalibration, heatmap_regions
 
 DECODERS = ("soft_argmax", "argmax", "local_soft_argmax", "blob")
 
@@ -104,8 +104,8 @@ class CompiledPredictor:
         folder = self._graphs(pt, data, cache_dir or cache_root(), ov.get_version())
         core = ov.Core()
         config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
-        if _threads():
-            config["INFERENCE_NUM_THREADS"] = _threads()
+        if threads := _threads():
+            config["INFERENCE_NUM_THREADS"] = threads
         try:
             self._global = core.compile_model(str(folder / "global.xml"), "CPU", config).create_infer_request()
             self._patch = (core.compile_model(str(folder / "patch.xml"), "CPU", config).create_infer_request()
@@ -183,21 +183,15 @@ class CompiledPredictor:
             for _ in range(self.patch_iterations):
                 points, conf = self._local_stage(fine, size, points)
         t_local = time.perf_counter()
-        h_in, w_in = input_size
-        to_image = np.array([[size[1] / w_in, 0.0, 0.5 * size[1] / w_in - 0.5], [0.0, size[0] / h_in, 0.5 * size[0] / h_in - 0.5]])
+        to_image = input_to_image(size, input_size)
         heatmaps = np.asarray(prob, dtype=np.float32)
-        region_px = region_mm = None
-        if self.conformal is not None:
-            cov = heatmap_covariance(heatmaps, to_image)
-            region_px = ellipses(cov, self.conformal.quantiles)
-            if spacing:
-                region_mm = ellipse_mm(cov, self.conformal.quantiles, spacing)
+        region_px, region_mm, coverage = heatmap_regions(self.conformal, heatmaps, to_image, spacing)
         classes = tuple(self._global_cfg.get("mask_classes") or ()) if masks is not None else ()
         return Prediction(
             model_id=self.model_id, schema=self.schema.name, landmarks=tuple(self.schema.landmarks),
             image_size=size, spacing=spacing, points=points, soft_argmax=soft, refined=refined, confidence=conf,
             heatmaps=heatmaps, heatmap_to_image=to_image, masks=masks, mask_classes=classes,
-            region_px=region_px, coverage=self.conformal.coverage if self.conformal is not None else None,
+            region_px=region_px, coverage=coverage,
             region_mm=region_mm, decoder=self.final_decoder, anatomy=fit_of(points, self.info, self.model_id),
             timings_ms={"load": (t_load - t0) * 1e3, "global": (t_global - t_load) * 1e3,
                         "local": (t_local - t_global) * 1e3, "total": (t_local - t0) * 1e3},

@@ -198,6 +198,17 @@ def calibrate(points: np.ndarray, truth: np.ndarray, covariances: np.ndarray, al
     return ConformalCalibration(float(alpha), int(scores.shape[0]), tuple(landmarks), quantiles, data, median_px, median_mm)
 
 
+def heatmap_regions(calibration: ConformalCalibration | None, heatmaps: np.ndarray, heatmap_to_image: np.ndarray,
+                    spacing: tuple[float, float] | None) -> tuple[np.ndarray | None, np.ndarray | None, float | None]:
+    """``(region_px, region_mm, coverage)`` of a fresh prediction's heatmaps (K, h, w): each landmark's
+    calibrated ellipse in image px and, with a spacing, in mm; all None without a calibration."""
+    if calibration is None:
+        return None, None, None
+    cov = heatmap_covariance(heatmaps, heatmap_to_image)
+    region_mm = ellipse_mm(cov, calibration.quantiles, spacing) if spacing else None
+    return ellipses(cov, calibration.quantiles), region_mm, calibration.coverage
+
+
 def prediction_regions(prediction, calibration: ConformalCalibration | None = None) -> tuple[np.ndarray, float] | None:
     """``(region_px (K, 3), coverage)`` of a ``Prediction`` (fresh or a project's); None if uncalibrated.
 

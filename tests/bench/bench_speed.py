@@ -39,16 +39,8 @@ from core.inference import Predictor
 from core.resources import shared_data_dir
 from core.runtime.compiled import CompiledPredictor
 
-
-def _median_ms(fn, repeats: int) -> float:
-    fn()
-    fn()  # warm-up: allocations, lazy kernels
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_predict import _median_ms  # noqa: E402  the same warm-up-then-median timing
 
 
 def _networks(predictor: Predictor, repeats: int, with_compile: bool) -> None:
@@ -57,7 +49,6 @@ def _networks(predictor: Predictor, repeats: int, with_compile: bool) -> None:
     k = predictor.schema.n_landmarks
     x = torch.randn(1, 1, *net.config.input_size)
     p = torch.randn(k, 1, patch.config.patch_size, patch.config.patch_size) if patch is not None else None
-    ids = torch.arange(k)
 
     def eager() -> None:
         with torch.inference_mode():
