@@ -12,6 +12,15 @@ Two options, set per recipe:
   (learned σ and rotation, with the σ regulariser; DESIGN.md 2.5).
 
 Cross-entropy needs a fixed target: an adaptive one would shrink to a point.
+
+Regression targets are scaled to peak ``s = model.config.target_scale`` (100 in
+the SC and adaptive recipes: with peak 1 the heatmaps formed too slowly, issue
+21), but every term is the paper's loss on heatmaps in the paper's units,
+multiplied by s²: ‖H − sO‖² = s²‖H/s − O‖², and so the spatial-configuration
+term is s²γ‖C(H/s) − C(O)‖² (its softmax β = 10 meant for maps in [0, 1], not
+a softmax saturated by peaks of 100) and the σ regulariser s²α Σσ1σ2 (else the
+equilibrium σ, where ∂‖g‖²/∂σ balances α, grows with √s: 3 → 5 px in 18 epochs
+and rising).
 """
 
 from __future__ import annotations
@@ -45,17 +54,19 @@ def heatmap_terms(model: torch.nn.Module, logits: torch.Tensor, points: torch.Te
     """
     heatmap = getattr(model.config, "heatmap", "gaussian")
     check_options(config.loss, heatmap)
+    scale = getattr(model.config, "target_scale", 1.0)
     if heatmap == "adaptive":
         generator = model.target_generator
         target = generator(points, size)
-        terms = adaptive_heatmap_loss(logits, target, generator.sigmas, valid, config.sigma_alpha)
+        terms = adaptive_heatmap_loss(logits, target, generator.sigmas, valid, config.sigma_alpha * scale**2)
     else:
         target = laplace_heatmaps(points, size, sigma) if heatmap == "laplace" else gaussian_heatmaps(points, size, sigma)
         if config.loss == "ce":  # the target as a distribution (sum 1), as core.heatmaps.target_distribution
             distribution = target / target.sum(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
             return {"heatmap_ce": heatmap_cross_entropy(logits, distribution, valid)}
-        target = target * getattr(model.config, "target_scale", 1.0)  # regression: peak = the scale
+        target = target * scale  # regression: peak = the scale
         terms = {"heatmap_l2": heatmap_l2(logits, target, valid)}
     if config.loss == "sc":
-        terms["sc_correlation"] = config.sc_gamma * configuration_loss(logits, target, valid, config.sc_beta)
+        unscaled = configuration_loss(logits / scale, target / scale, valid, config.sc_beta)
+        terms["sc_correlation"] = config.sc_gamma * scale**2 * unscaled
     return terms

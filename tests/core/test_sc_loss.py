@@ -229,3 +229,36 @@ def test_adaptive_targets_start_at_the_same_peak():
     assert net.config.temperature == pytest.approx(0.05 * SC_TARGET_SCALE)
     plain = build_global(replace(get_recipe("ceph19-plain"), input_size=(32, 32), width=4, depth=3), load_schema("ceph19"))
     assert plain.config.heatmap_gamma == 50.0 and plain.config.target_scale == 1.0 and not math.isnan(plain.config.temperature)
+
+
+@pytest.mark.parametrize("variant", ["ceph19-plain-sc", "ceph19-plain-adaptive"])
+def test_scaled_targets_keep_the_papers_loss_up_to_a_constant(variant):
+    """Issue 21: the regression recipes fit targets of peak s = 100 instead of the paper's 1, and
+    every term must then be the paper's loss × s² (‖H − sO‖² = s²‖H/s − O‖²). Two terms were not:
+    the SC term's softmax(β·H), meant for maps in [0, 1], saturated on peaks of 100 (the term went
+    flat), and the adaptive σ regulariser kept α while ‖g‖² grew by s², so σ grew (3 → 5 px in 18
+    epochs, equilibrium ≈ 27 px)."""
+    from dataclasses import replace
+
+    from core.losses.heatmap import heatmap_terms
+    from core.schema import load_schema
+    from core.training.families import build_global
+    from core.training.recipes import get_recipe
+
+    recipe = replace(get_recipe(variant), input_size=(24, 24), width=4, depth=3)
+    scaled = build_global(recipe, load_schema("ceph19"))
+    s = scaled.config.target_scale
+    assert s == 100.0
+    paper = build_global(replace(recipe, target_scale=1.0), load_schema("ceph19"))
+    if recipe.heatmap == "adaptive":  # the paper's γ: the same initial σ, peak 1
+        paper.target_generator.gamma = scaled.target_generator.gamma / s
+    generator = torch.Generator().manual_seed(0)
+    points = torch.rand(2, 19, 2, generator=generator) * 20 + 2
+    valid = torch.ones(2, 19)
+    logits = torch.rand(2, 19, 24, 24, generator=generator)  # a forming map in the paper's units
+    config = replace(recipe.global_train, sc_gamma=1e-1) if recipe.global_train.loss == "sc" else recipe.global_train
+    at_scale = heatmap_terms(scaled, logits * s, points, valid, (24, 24), 2.0, config)
+    in_paper_units = heatmap_terms(paper, logits, points, valid, (24, 24), 2.0, config)
+    assert at_scale.keys() == in_paper_units.keys() and len(at_scale) == 2
+    for name, value in at_scale.items():
+        assert value.item() == pytest.approx(s**2 * in_paper_units[name].item(), rel=1e-4), name
