@@ -17,11 +17,20 @@ from core.training.loop import TrainConfig
 
 
 #: Peak of the regression targets of the SC recipe (Laplace) and, at the start, of the adaptive
-#: one. With peak 1 the ceph U-Net's heatmaps had not formed after 2 minutes (SC: validation MRE
-#: 277 px, test1 18.0 mm); with 100, 1.93 mm against the plain U-Net's 1.65 mm at the same budget
-#: (at 5 minutes, with blob validation, three seeds: 1.64, 1.79, 6.61 mm; U-Net 1.55–1.57 mm),
-#: and adaptive 14.28 → 3.2–6.0 mm at 5 minutes (issue 21; figures and commands in the issue's notes).
+#: one; the losses stay the papers' (× the scale², core.losses.heatmap). With peak 1 the ceph
+#: U-Net's heatmaps had not formed after 2 minutes (SC: validation MRE 277 px, test1 18.0 mm);
+#: with 100, 1.93 mm against the plain U-Net's 1.65 mm at the same budget (issue 21).
 SC_TARGET_SCALE = 100.0
+
+#: Where the regression recipes' targets start (σ of adaptive Gaussians, Laplace scale of SC's;
+#: input px), when the recipe's own σ is smaller. An L2 head channel whose features do not yet
+#: see its landmark settles at weights ≈ 0 and bias = the target's mean, and from there no
+#: gradient reaches the features for that landmark again (cross-entropy has no such state: its
+#: softmax ignores a constant). From the ceph recipe's σ 3, seed 2 of `sc` lost 2 of 19 landmarks
+#: that way (head |w| 0.11 and 0.20 against 1.2–1.8; validation stuck at 32 px) and `adaptive` 3;
+#: a wider target overlaps features that already vary with position, and from 5 all 19 formed
+#: (seed 2: validation 9.4 px). 8 was as safe but slower (10.3 px at 5 minutes). Issue 21.
+REGRESSION_START_SIGMA = 5.0
 
 
 @dataclass
@@ -65,14 +74,21 @@ class Recipe:
         The paper's loss has no coordinate term, so the soft-argmax L1 is off; the
         GNN refiner (when the recipe has one) still learns from its own L1.
         """
-        train = replace(self.global_train, loss="sc", sc_gamma=1e-4, sc_beta=10.0, w_soft_l1=0.0, val_decoder="blob")
+        train = replace(self.global_train, loss="sc", sc_gamma=1e-4, sc_beta=10.0, w_soft_l1=0.0, val_decoder="blob",
+                        sigma=self._regression_sigma())
         inference = dict(self.inference, global_decoder="blob")  # the paper's: threshold 0.95, largest blob
         return replace(self, name=f"{self.name}-sc", heatmap="laplace", target_scale=SC_TARGET_SCALE,
                        temperature=0.05 * SC_TARGET_SCALE, global_train=train, inference=inference)
 
+    def _regression_sigma(self) -> tuple[float, float]:
+        """The σ schedule of regression targets: from at least :data:`REGRESSION_START_SIGMA` to the recipe's end."""
+        start, end = self.global_train.sigma
+        return (max(start, REGRESSION_START_SIGMA), end)
+
     def adaptive(self) -> "Recipe":
         """DESIGN.md 2.5: adaptive Gaussian targets (learned σ and rotation), ‖H − g‖² + α Σσ1σ2 (α 5)."""
-        train = replace(self.global_train, loss="l2", sigma_alpha=5.0, val_decoder="local_soft_argmax")
+        train = replace(self.global_train, loss="l2", sigma_alpha=5.0, val_decoder="local_soft_argmax",
+                        sigma=self._regression_sigma())
         inference = dict(self.inference, global_decoder="local_soft_argmax")  # landmarker's, DESIGN.md 2.5
         return replace(self, name=f"{self.name}-adaptive", heatmap="adaptive", target_scale=SC_TARGET_SCALE,
                        temperature=0.05 * SC_TARGET_SCALE, global_train=train, inference=inference)

@@ -262,3 +262,27 @@ def test_scaled_targets_keep_the_papers_loss_up_to_a_constant(variant):
     assert at_scale.keys() == in_paper_units.keys() and len(at_scale) == 2
     for name, value in at_scale.items():
         assert value.item() == pytest.approx(s**2 * in_paper_units[name].item(), rel=1e-4), name
+
+
+def test_regression_targets_start_wide_enough_for_every_landmark_to_form():
+    """Issue 21: from σ 3 an L2 head channel whose features did not yet see its landmark settled at
+    weights ≈ 0 and bias = the target's mean, and never formed (ceph `sc` seed 2: 2 of 19 landmarks,
+    validation stuck at 32 px; `adaptive`: 3). The regression recipes start at REGRESSION_START_SIGMA
+    (adaptive: its learned σ starts there) and still end at the recipe's σ; cross-entropy recipes keep theirs."""
+    from dataclasses import replace
+
+    from core.schema import load_schema
+    from core.training.families import build_global
+    from core.training.recipes import REGRESSION_START_SIGMA, SC_TARGET_SCALE, get_recipe
+
+    for name in ("ceph19", "chest6"):
+        base = get_recipe(name).global_train.sigma
+        assert base[0] < REGRESSION_START_SIGMA
+        for variant in ("sc", "adaptive", "plain-sc", "plain-adaptive"):
+            assert get_recipe(f"{name}-{variant}").global_train.sigma == (REGRESSION_START_SIGMA, base[1])
+        assert get_recipe(f"{name}-plain").global_train.sigma == base
+    recipe = replace(get_recipe("ceph19-plain-adaptive"), input_size=(32, 32), width=4, depth=3)
+    net = build_global(recipe, load_schema("ceph19"))
+    assert torch.allclose(net.target_generator.sigmas, torch.full((19, 2), REGRESSION_START_SIGMA))
+    maps = net.target_generator(torch.tensor([[16.0, 16.0]] * 19), (32, 32))
+    assert maps.amax().item() == pytest.approx(SC_TARGET_SCALE, rel=1e-4)
