@@ -63,12 +63,61 @@ def _table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _headline(r: dict) -> tuple[str, float | None]:
+    """(unit, value) of a run's main figure: MRE at the paper's scale, else in mm, else in px."""
+    if r.get("reference"):
+        return f"px@{r['reference']['long_side_px']}", r["reference"].get("mre_px")
+    if r.get("mre_mm") is not None:
+        return "mm", r["mre_mm"]
+    return "px", r.get("mre_px")
+
+
+def _same_but_seed(r: dict) -> str:
+    """Runs that differ only in their seed share this key (configuration, recipe, input, training settings)."""
+    config = {k: v for k, v in (r.get("train_config") or {}).items() if k != "seed"}
+    return json.dumps([r.get("base_configuration", r["configuration"]), r.get("recipe"), r.get("input_size"),
+                       r.get("eval_split"), config], sort_keys=True)
+
+
+def seed_summary(rows: list[dict], baseline: str = "unet") -> list[str]:
+    """Markdown rows over seeds: runs of one configuration that differ only in their seed, their
+    mean MRE, range, and the ratio of the mean to ``baseline``'s (the base configuration it is
+    compared with); empty when no configuration has more than one run."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(_same_but_seed(r), []).append(r)
+    if all(len(g) < 2 for g in groups.values()):
+        return []
+    unit = _headline(rows[0])[0]
+    summary = []
+    for runs in groups.values():
+        values = [v for v in (_headline(r)[1] for r in runs) if v is not None]
+        if not values:
+            continue
+        name = min((r["configuration"] for r in runs), key=len)
+        seeds = sorted((r.get("train_config") or {}).get("seed", 0) for r in runs)
+        summary.append((float(sum(values) / len(values)), min(values), max(values), name, runs[0].get("base_configuration"), seeds))
+    base = [m for m, _, _, _, b, _ in summary if b == baseline]
+    head = ["configuration", "seeds", f"mean MRE {unit}", f"range {unit}"] + ([f"× {baseline}"] if base else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for mean, low, high, name, _, seeds in sorted(summary):
+        cells = [name, ", ".join(map(str, seeds)), _num(mean), f"{_num(low)}–{_num(high)}"]
+        if base:
+            cells.append(_num(mean / base[0]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def report_markdown(results: list[dict]) -> str:
-    """Markdown: per dataset, one row per configuration, best MRE first."""
+    """Markdown: per dataset, one row per run, best MRE first; where a configuration ran with
+    several seeds, first a table over seeds (:func:`seed_summary`)."""
     out = ["# Model comparison", ""]
     for dataset in sorted({r.get("dataset", "") for r in results}):
         rows = [r for r in results if r.get("dataset", "") == dataset]
         n_train = sorted({r.get("n_train") for r in rows}, key=str)
         out += [f"## {dataset}", "", f"Trained on {', '.join(map(str, n_train))} images; evaluated on {rows[0].get('n_eval')} ({rows[0].get('eval_split')}).", ""]
+        seeds = seed_summary(rows)
+        if seeds:
+            out += ["Over seeds (runs that differ only in their seed):", ""] + seeds + ["", "Every run:", ""]
         out += _table(rows) + [""]
     return "\n".join(out)

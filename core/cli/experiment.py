@@ -61,7 +61,7 @@ def cmd_experiment_report(args: argparse.Namespace) -> int:
 #: The names of ``core.experiments.CONFIGURATIONS``, here so that building the parser (every
 #: ``anatomark`` start, ``--help`` included) does not import torch; a test keeps them equal.
 CONFIGURATION_NAMES = (
-    "unet", "structure-aware", "structural-no-gnn", "gnn-no-structural", "sc", "adaptive", "segnet", "segnet-mass", "segnet-gnn", "farnet",
+    "unet", "structure-aware", "structural-no-gnn", "gnn-no-structural", "sc", "adaptive", "segnet", "segnet-paper", "segnet-gnn", "farnet",
 )
 
 

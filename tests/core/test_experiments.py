@@ -226,3 +226,24 @@ def test_segnet_losses_keep_a_border_landmark_on_the_border(paper):
         assert x < 15.5 - 1.5, x  # pulled into the mask
     else:
         assert abs(x - 15.5) < 0.3, x
+
+
+def test_report_summarises_seeds_and_the_ratio_to_the_unet():
+    """Issue 21's bound (a method within 1.3× of the plain U-Net) is read from the report: runs that
+    differ only in their seed are averaged, and each mean is divided by the U-Net's."""
+    from core.experiment_report import seed_summary
+
+    def run(name, base, seed, mm, **train):
+        return {"configuration": name, "base_configuration": base, "recipe": "ceph19", "input_size": [160, 128],
+                "eval_split": "test1", "mre_px": mm * 5, "mre_mm": mm, "train_config": {"seed": seed, "lr": 1e-3, **train}}
+
+    rows = [run("unet", "unet", 0, 1.6), run("unet-seed1", "unet", 1, 1.5), run("sc", "sc", 0, 2.0),
+            run("sc-seed2", "sc", 2, 2.2), run("sc-other", "sc", 0, 9.0, lr=1e-2)]  # another setting: its own row
+    lines = seed_summary(rows)
+    assert lines[0] == "| configuration | seeds | mean MRE mm | range mm | × unet |"
+    body = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in lines[2:]}
+    assert body["unet"] == ["0, 1", "1.55", "1.50–1.60", "1.00"]
+    assert body["sc"] == ["0, 2", "2.10", "2.00–2.20", "1.35"]
+    assert body["sc-other"] == ["0", "9.00", "9.00–9.00", "5.81"]
+    assert seed_summary(rows[:1] + rows[2:3]) == []  # one run each: nothing to summarise
+    assert "Over seeds" in report_markdown([dict(r, dataset="ceph") for r in rows])
