@@ -73,10 +73,12 @@ def _headline(r: dict) -> tuple[str, float | None]:
 
 
 def _same_but_seed(r: dict) -> str:
-    """Runs that differ only in their seed share this key (configuration, recipe, input, training settings)."""
-    config = {k: v for k, v in (r.get("train_config") or {}).items() if k != "seed"}
-    return json.dumps([r.get("base_configuration", r["configuration"]), r.get("recipe"), r.get("input_size"),
-                       r.get("eval_split"), config], sort_keys=True)
+    """Runs that differ only in their seed share this key: configuration, data, input size, network
+    size (parameters) and training settings (the recipe's name is the run's own, so it is not used;
+    a setting that is None counts as absent, so results written before it existed still match)."""
+    config = {k: v for k, v in (r.get("train_config") or {}).items() if k != "seed" and v is not None}
+    return json.dumps([r.get("base_configuration", r["configuration"]), r.get("dataset"), r.get("schema"), r.get("input_size"),
+                       r.get("parameters"), r.get("eval_split"), config], sort_keys=True)
 
 
 def seed_summary(rows: list[dict], baseline: str = "unet") -> list[str]:

@@ -234,7 +234,7 @@ def test_report_summarises_seeds_and_the_ratio_to_the_unet():
     from core.experiment_report import seed_summary
 
     def run(name, base, seed, mm, **train):
-        return {"configuration": name, "base_configuration": base, "recipe": "ceph19", "input_size": [160, 128],
+        return {"configuration": name, "base_configuration": base, "recipe": name, "schema": "ceph19", "input_size": [160, 128],
                 "eval_split": "test1", "mre_px": mm * 5, "mre_mm": mm, "train_config": {"seed": seed, "lr": 1e-3, **train}}
 
     rows = [run("unet", "unet", 0, 1.6), run("unet-seed1", "unet", 1, 1.5), run("sc", "sc", 0, 2.0),
