@@ -73,38 +73,43 @@ def _headline(r: dict) -> tuple[str, float | None]:
 
 
 def _same_but_seed(r: dict) -> str:
-    """Runs that differ only in their seed share this key: configuration, data, input size, network
-    size (parameters) and training settings (the recipe's name is the run's own, so it is not used;
-    a setting that is None counts as absent, so results written before it existed still match)."""
+    """Runs that differ only in their seed share this key: configuration, data and splits (with the
+    number of training images, which a hold-out changes), input size, network size (parameters)
+    and training settings. The recipe's name is the run's own, so it is not used; a setting that
+    is None counts as absent, so results written before it existed still match."""
     config = {k: v for k, v in (r.get("train_config") or {}).items() if k != "seed" and v is not None}
-    return json.dumps([r.get("base_configuration", r["configuration"]), r.get("dataset"), r.get("schema"), r.get("input_size"),
-                       r.get("parameters"), r.get("eval_split"), config], sort_keys=True)
+    return json.dumps([r.get("base_configuration", r["configuration"]), r.get("dataset"), r.get("schema"),
+                       r.get("train_split"), r.get("val_split"), r.get("n_train"), r.get("eval_split"),
+                       r.get("input_size"), r.get("parameters"), config], sort_keys=True)
 
 
 def seed_summary(rows: list[dict], baseline: str = "unet") -> list[str]:
-    """Markdown rows over seeds: runs of one configuration that differ only in their seed, their
-    mean MRE, range, and the ratio of the mean to ``baseline``'s (the base configuration it is
-    compared with); empty when no configuration has more than one run."""
+    """Markdown rows over seeds: each configuration that ran with more than one seed (runs that
+    differ only in their seed), its mean MRE, range, and the ratio of its mean to ``baseline``'s
+    (the base configuration it is compared with; the column is left out when the baseline did not
+    run with several seeds or ran with more than one setting). Empty when no configuration has
+    more than one run."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(_same_but_seed(r), []).append(r)
-    if all(len(g) < 2 for g in groups.values()):
-        return []
-    unit = _headline(rows[0])[0]
+    unit = _headline(rows[0])[0] if rows else ""
     summary = []
     for runs in groups.values():
         values = [v for v in (_headline(r)[1] for r in runs) if v is not None]
-        if not values:
+        if len(values) < 2:
             continue
         name = min((r["configuration"] for r in runs), key=len)
-        seeds = sorted((r.get("train_config") or {}).get("seed", 0) for r in runs)
+        seeds = sorted(str((r.get("train_config") or {}).get("seed", 0)) for r in runs)
         summary.append((float(sum(values) / len(values)), min(values), max(values), name, runs[0].get("base_configuration"), seeds))
-    base = [m for m, _, _, _, b, _ in summary if b == baseline]
-    head = ["configuration", "seeds", f"mean MRE {unit}", f"range {unit}"] + ([f"× {baseline}"] if base else [])
+    if not summary:
+        return []
+    base = [mean for mean, *_, b, _ in summary if b == baseline]
+    ratio = len(base) == 1
+    head = ["configuration", "seeds", f"mean MRE {unit}", f"range {unit}"] + ([f"× {baseline}"] if ratio else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for mean, low, high, name, _, seeds in sorted(summary):
-        cells = [name, ", ".join(map(str, seeds)), _num(mean), f"{_num(low)}–{_num(high)}"]
-        if base:
+    for mean, low, high, name, _, seeds in sorted(summary, key=lambda t: (t[0], t[3])):
+        cells = [name, ", ".join(seeds), _num(mean), f"{_num(low)}–{_num(high)}"]
+        if ratio:
             cells.append(_num(mean / base[0]))
         lines.append("| " + " | ".join(cells) + " |")
     return lines

@@ -63,6 +63,8 @@ class TrainConfig:
     # Segmentation-informed model (DESIGN.md 2.3, core.training.families.segnet): loss weights and the
     # consistency target, "present" (the paper's v_k = 1 for a labelled landmark) or "target_mass"
     # (the target heatmap's own mass inside the true mask: no pull inwards for boundary landmarks).
+    # These defaults are the paper's (the `segnet-paper` configuration); the `segnet` configuration
+    # sets core.training.families.segnet.WEIGHTS.
     w_kl: float = 0.1
     w_dice: float = 1.0
     w_vis: float = 10.0

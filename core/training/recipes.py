@@ -29,7 +29,8 @@ SC_TARGET_SCALE = 100.0
 #: softmax ignores a constant). From the ceph recipe's σ 3, seed 2 of `sc` lost 2 of 19 landmarks
 #: that way (head |w| 0.11 and 0.20 against 1.2–1.8; validation stuck at 32 px) and `adaptive` 3;
 #: a wider target overlaps features that already vary with position, and from 5 all 19 formed
-#: (seed 2: validation 9.4 px). 8 was as safe but slower (10.3 px at 5 minutes). Issue 21.
+#: in every `sc` seed (seed 2: validation 9.4 px); 8 was as safe but slower (10.3 px at 5
+#: minutes). It is not a guarantee: one `adaptive` seed of three still lost gonion from 5. Issue 21.
 REGRESSION_START_SIGMA = 5.0
 
 

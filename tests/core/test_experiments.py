@@ -238,12 +238,19 @@ def test_report_summarises_seeds_and_the_ratio_to_the_unet():
                 "eval_split": "test1", "mre_px": mm * 5, "mre_mm": mm, "train_config": {"seed": seed, "lr": 1e-3, **train}}
 
     rows = [run("unet", "unet", 0, 1.6), run("unet-seed1", "unet", 1, 1.5, val_decoder=None), run("sc", "sc", 0, 2.0),
-            run("sc-seed2", "sc", 2, 2.2), run("sc-other", "sc", 0, 9.0, lr=1e-2)]  # another setting: its own row
+            run("sc-seed2", "sc", 2, 2.2),
+            run("sc-other", "sc", 0, 9.0, lr=1e-2), run("sc-other-seed1", "sc", 1, 8.0, lr=1e-2),  # another setting
+            run("adaptive", "adaptive", 0, 4.0)]  # one run: no row
     lines = seed_summary(rows)
     assert lines[0] == "| configuration | seeds | mean MRE mm | range mm | × unet |"
     body = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in lines[2:]}
-    assert body["unet"] == ["0, 1", "1.55", "1.50–1.60", "1.00"]
-    assert body["sc"] == ["0, 2", "2.10", "2.00–2.20", "1.35"]
-    assert body["sc-other"] == ["0", "9.00", "9.00–9.00", "5.81"]
+    assert body == {"unet": ["0, 1", "1.55", "1.50–1.60", "1.00"], "sc": ["0, 2", "2.10", "2.00–2.20", "1.35"],
+                    "sc-other": ["0, 1", "8.50", "8.00–9.00", "5.48"]}
     assert seed_summary(rows[:1] + rows[2:3]) == []  # one run each: nothing to summarise
+    # Fewer training images (a hold-out) is another setting, not another seed.
+    held_out = [dict(r, n_train=139 if "seed" in r["configuration"] else 159) for r in rows[:4]]
+    assert seed_summary(held_out) == []
+    # Two U-Net settings: no ratio, rather than one against an arbitrary baseline.
+    two_baselines = rows[:4] + [run("unet-lr", "unet", 0, 1.7, lr=1e-2), run("unet-lr-seed1", "unet", 1, 1.8, lr=1e-2)]
+    assert "× unet" not in seed_summary(two_baselines)[0]
     assert "Over seeds" in report_markdown([dict(r, dataset="ceph") for r in rows])

@@ -104,7 +104,8 @@ class SegStage(GlobalStage):
 #: times the KL's teaches the heatmap decoder to put mass inside the lung, not on the landmark, and
 #: v = 1 pulls a landmark on a structure's border (all six chest ones) inwards. Chest, 5 CPU
 #: minutes, selected on 20 training images, scored on val: 143 px at 512 with the paper's weights
-#: (an earlier run selected on val), 8.63 px with these, the plain U-Net 7.63 px (issue 21).
+#: (an earlier run selected on val), 8.61 px with these, the plain U-Net 7.68 px (means of three
+#: seeds, user_guide/model_comparison.md; issue 21).
 WEIGHTS = {"w_kl": 1.0, "w_dice": 1.0, "w_vis": 1.0, "vis_target": "target_mass"}
 PAPER_WEIGHTS = {"w_kl": 0.1, "w_dice": 1.0, "w_vis": 10.0, "vis_target": "present"}
 
