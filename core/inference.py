@@ -14,15 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.anatomy import fit_of
-from core.uncertainty.conformal import ConformalCalibration, heatmap_regions
+from core.uncertainty.conformal import ConformalCalibration
 from core.heatmaps import DECODERS, confidence, decode
 from core.imaging import Radiograph, load_image
 from core.modelfile import LoadedModel, load_model
-from core.prediction import Prediction
+from core.prediction import Prediction, from_outputs
 from core.resources import resolve_model
 from core.devices import select_device
-from core.geometry import apply_affine, fine_grid, from_scaled, input_to_image, patch_matrices, to_scaled
+from core.geometry import apply_affine, fine_grid, from_scaled, patch_matrices, to_scaled
 from core.resampling import cut_patches, resize_image, standardise
 
 DEFAULT_MODEL = "chest6"
@@ -120,34 +119,10 @@ class Predictor:
             for _ in range(self.patch_iterations):
                 points, conf = self.local_stage(fine, size, points)
         t_local = time.perf_counter()
-        heatmap_to_image = input_to_image(size, input_size)
-        heatmaps = prob.cpu().numpy().astype(np.float32)
-        region_px, region_mm, coverage = heatmap_regions(self.conformal, heatmaps, heatmap_to_image, spacing)
-        return Prediction(
-            model_id=self.model_id,
-            schema=self.schema.name,
-            landmarks=tuple(self.schema.landmarks),
-            image_size=size,
-            spacing=spacing,
-            points=points,
-            soft_argmax=soft,
-            refined=refined,
-            confidence=conf,
-            heatmaps=heatmaps,
-            heatmap_to_image=heatmap_to_image,
-            masks=masks,
-            mask_classes=tuple(net.config.mask_classes) if masks is not None else (),
-            region_px=region_px,
-            coverage=coverage,
-            region_mm=region_mm,
-            decoder=self.final_decoder,
-            anatomy=fit_of(points, self.model.info, self.model_id),
-            timings_ms={
-                "load": (t_load - t0) * 1e3,
-                "global": (t_global - t_load) * 1e3,
-                "local": (t_local - t_global) * 1e3,
-                "total": (t_local - t0) * 1e3,
-            },
+        return from_outputs(
+            self, size=size, input_size=input_size, spacing=spacing, points=points, soft=soft, refined=refined,
+            confidence=conf, heatmaps=prob.cpu().numpy(), masks=masks, mask_classes=tuple(getattr(net.config, "mask_classes", ())),
+            times=(t0, t_load, t_global, t_local),
         )
 
     def global_input(self, pixels: np.ndarray) -> torch.Tensor:

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.anatomy import AnatomyFit
+from core.anatomy import AnatomyFit, fit_of
+from core.geometry import input_to_image
+from core.uncertainty.conformal import heatmap_regions
 
-__all__ = ["Prediction"]
+__all__ = ["Prediction", "from_outputs"]
 
 
 @dataclass
@@ -108,3 +110,30 @@ def _region(row: np.ndarray) -> dict | None:
     if not np.all(np.isfinite(row)):
         return None
     return {"semi_axes": [round(float(row[0]), 2), round(float(row[1]), 2)], "angle_deg": round(float(row[2]), 1)}
+
+
+def from_outputs(predictor, *, size: tuple[int, int], input_size: tuple[int, int], spacing: tuple[float, float] | None,
+                 points: np.ndarray, soft: np.ndarray, refined: np.ndarray, confidence: np.ndarray, heatmaps: np.ndarray,
+                 masks: np.ndarray | None, mask_classes: tuple[str, ...], times: tuple[float, float, float, float]) -> Prediction:
+    """The :class:`Prediction` of a predictor's outputs for one image, with what both runtimes
+    (``core.inference.Predictor``, ``core.runtime.compiled.CompiledPredictor``) derive from them:
+    the heatmap-to-image affine, the calibrated regions, the anatomy fit and the timings.
+
+    ``predictor`` gives ``model_id``, ``schema``, ``info``, ``conformal`` and ``final_decoder``;
+    ``heatmaps`` (K, h, w) are the global distributions at ``input_size``; ``times`` are the
+    ``time.perf_counter()`` readings at the start, after loading, after the global and after the
+    local stage.
+    """
+    t0, t_load, t_global, t_local = times
+    heatmaps = np.asarray(heatmaps, dtype=np.float32)
+    to_image = input_to_image(size, input_size)
+    region_px, region_mm, coverage = heatmap_regions(predictor.conformal, heatmaps, to_image, spacing)
+    return Prediction(
+        model_id=predictor.model_id, schema=predictor.schema.name, landmarks=tuple(predictor.schema.landmarks),
+        image_size=size, spacing=spacing, points=points, soft_argmax=soft, refined=refined, confidence=confidence,
+        heatmaps=heatmaps, heatmap_to_image=to_image, masks=masks, mask_classes=mask_classes if masks is not None else (),
+        region_px=region_px, coverage=coverage, region_mm=region_mm, decoder=predictor.final_decoder,
+        anatomy=fit_of(points, predictor.info, predictor.model_id),
+        timings_ms={"load": (t_load - t0) * 1e3, "global": (t_global - t_load) * 1e3,
+                    "local": (t_local - t_global) * 1e3, "total": (t_local - t0) * 1e3},
+    )

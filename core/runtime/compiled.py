@@ -20,16 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from core.anatomy import fit_of
 from core.card_checks import CardError, check_card
-from core.geometry import apply_affine, fine_grid, from_scaled, input_to_image, patch_matrices, to_scaled
+from core.geometry import apply_affine, fine_grid, from_scaled, patch_matrices, to_scaled
 from core.imaging import Radiograph, load_image
 from core.model_card import ModelCard, read_card
-from core.prediction import Prediction
+from core.prediction import Prediction, from_outputs
 from core.resources import ModelFileError, resolve_model, weights_path
 from core.schema import LandmarkSchema, SchemaError
 from core.runtime import arrays
-from core.uncertainty.conformal import ConformalCalibration, heatmap_regions
+from core.uncertainty.conformal import ConformalCalibration
 
 DECODERS = ("soft_argmax", "argmax", "local_soft_argmax", "blob")
 
@@ -183,18 +182,10 @@ class CompiledPredictor:
             for _ in range(self.patch_iterations):
                 points, conf = self._local_stage(fine, size, points)
         t_local = time.perf_counter()
-        to_image = input_to_image(size, input_size)
-        heatmaps = np.asarray(prob, dtype=np.float32)
-        region_px, region_mm, coverage = heatmap_regions(self.conformal, heatmaps, to_image, spacing)
-        classes = tuple(self._global_cfg.get("mask_classes") or ()) if masks is not None else ()
-        return Prediction(
-            model_id=self.model_id, schema=self.schema.name, landmarks=tuple(self.schema.landmarks),
-            image_size=size, spacing=spacing, points=points, soft_argmax=soft, refined=refined, confidence=conf,
-            heatmaps=heatmaps, heatmap_to_image=to_image, masks=masks, mask_classes=classes,
-            region_px=region_px, coverage=coverage,
-            region_mm=region_mm, decoder=self.final_decoder, anatomy=fit_of(points, self.info, self.model_id),
-            timings_ms={"load": (t_load - t0) * 1e3, "global": (t_global - t_load) * 1e3,
-                        "local": (t_local - t_global) * 1e3, "total": (t_local - t0) * 1e3},
+        return from_outputs(
+            self, size=size, input_size=input_size, spacing=spacing, points=points, soft=soft, refined=refined,
+            confidence=conf, heatmaps=prob, masks=masks, mask_classes=tuple(self._global_cfg.get("mask_classes") or ()),
+            times=(t0, t_load, t_global, t_local),
         )
 
     def _fine_image(self, pixels: np.ndarray, spacing: tuple[float, float] | None) -> np.ndarray:
